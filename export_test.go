@@ -1,0 +1,24 @@
+package mapguard
+
+import "unsafe"
+
+// NewCollidingMap returns a map whose keys all hash alike: one chain, one
+// tag. It drives overflow chains and tag matches that always need a key
+// comparison.
+func NewCollidingMap[K comparable, V any](opts ...Option) *Map[K, V] {
+	m := &Map[K, V]{cfg: newConfig(opts), collide: true}
+	m.init()
+	return m
+}
+
+// BucketSize is the size of one bucket, which the layout test pins.
+var BucketSize = unsafe.Sizeof(bucket[string, int]{})
+
+// StripeSize is the size of one size-counter cell.
+var StripeSize = unsafe.Sizeof(stripe{})
+
+// HashOf returns the hash m gives key.
+func HashOf[K comparable, V any](m *Map[K, V], key K) uint64 {
+	t := m.init()
+	return hashKey(&t.hasher, key)
+}

@@ -1,0 +1,3 @@
+module github.com/mapguard/mapguard
+
+go 1.26

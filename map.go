@@ -1,0 +1,680 @@
+package mapguard
+
+import (
+	"encoding/json"
+	"fmt"
+	"iter"
+	"reflect"
+	"sync/atomic"
+)
+
+// Map is a concurrent hash map from K to V, like a Go map[K]V that is safe
+// for concurrent use by multiple goroutines without additional locking.
+// Its methods carry sync.Map's names and results, plus xsync-style
+// extensions (Compute, LoadOrCompute, Size, All, Clear).
+//
+// The zero value is an empty map ready to use. A Map must not be copied
+// after first use (go vet reports copies).
+//
+// Memory model: a write (Store, Swap, a Compute that updates, ...)
+// synchronizes before any read that observes its effect, as for sync.Map.
+//
+// Cost: Load takes no lock, writes nothing and allocates nothing; it hashes
+// the key, reads one cache-line bucket (rarely more: chains are short) and
+// follows one pointer. Writes lock only the key's bucket and allocate one
+// entry. Size is O(GOMAXPROCS). Growing and shrinking copy the table in
+// chunks that all writers arriving during the resize share; readers and
+// iterators are never blocked by it.
+//
+// Iteration (Range, All, Keys, Values) takes no lock and never blocks
+// writers. It visits each key at most once, and visits exactly once every
+// key that is present and unchanged for the whole iteration. It is not a
+// snapshot: a key stored or deleted during the iteration may or may not be
+// visited, and a visited value may be any value the key held during the
+// iteration.
+type Map[K comparable, V any] struct {
+	_ noCopy
+
+	table    atomic.Pointer[table[K, V]]
+	resizing atomic.Pointer[resize[K, V]] // the resize in progress, or nil
+
+	// cfg is set by NewMap before the map is shared and never changes.
+	cfg     config
+	collide bool // test hook: every key hashes alike
+
+	grows, shrinks, clears atomic.Uint64
+}
+
+// NewMap returns an empty map configured by opts.
+func NewMap[K comparable, V any](opts ...Option) *Map[K, V] {
+	m := &Map[K, V]{cfg: newConfig(opts)}
+	m.init()
+	return m
+}
+
+// init installs the first table if there is none and returns the current
+// table. It makes the zero Map usable.
+func (m *Map[K, V]) init() *table[K, V] {
+	if t := m.table.Load(); t != nil {
+		return t
+	}
+	h := newHasher[K]()
+	if m.collide {
+		h.kind = hashCollide
+	}
+	t := newTable[K, V](m.cfg.minBuckets(), h)
+	if m.table.CompareAndSwap(nil, t) {
+		return t
+	}
+	return m.table.Load()
+}
+
+// Load returns the value stored for key, or the zero value if there is none.
+// The ok result reports whether a value was found. Load never allocates.
+func (m *Map[K, V]) Load(key K) (value V, ok bool) {
+	t := m.table.Load()
+	if t == nil {
+		return value, false
+	}
+	if e := t.find(key, hashKey(&t.hasher, key)); e != nil {
+		return e.value, true
+	}
+	return value, false
+}
+
+// op is what mutate does with the key it is given.
+type op uint8
+
+const (
+	opStore         op = iota // set; report the previous value
+	opLoadOrStore             // set only if absent; report the present value
+	opDelete                  // delete; report the deleted value
+	opCompareSwap             // set only if present and equal to old
+	opCompareDelete           // delete only if present and equal to old
+	opCompute                 // ask compute
+	opLoadOrCompute           // if absent, ask create
+	opDeleteEntry             // delete only if the key's entry is still ent
+)
+
+// request carries an operation and its arguments into mutate.
+type request[K comparable, V any] struct {
+	op      op
+	value   V
+	old     V
+	compute func(old V, loaded bool) (V, ComputeOp)
+	create  func() (V, bool)
+	ent     *entry[K, V]
+}
+
+// outcome is what the locked part of mutate reports to its caller.
+type outcome uint8
+
+const (
+	outDone   outcome = iota
+	outRetry          // the table changed or a resize is running: start over
+	outGrow           // the chain is full and the table is over maxLoad
+	outShrink         // a deletion emptied a bucket: maybe shrink
+)
+
+// mutate applies req to key and returns the operation's two results, whose
+// meaning depends on req.op (see each caller).
+func (m *Map[K, V]) mutate(key K, req *request[K, V]) (V, bool) {
+	for {
+		t := m.init()
+		h := hashKey(&t.hasher, key)
+		idx := t.indexOf(h)
+		v, ok, delta, out := m.mutateLocked(t, &t.buckets[idx], h, key, req)
+		if delta != 0 {
+			t.addSize(idx, delta)
+		}
+		switch out {
+		case outDone:
+			return v, ok
+		case outShrink:
+			m.maybeShrink(t)
+			return v, ok
+		case outGrow:
+			m.startResize(t, resizeGrow)
+		case outRetry:
+			if r := m.resizing.Load(); r != nil {
+				m.help(r)
+			}
+		}
+	}
+}
+
+// mutateLocked does the part of mutate that runs with root.mu held. The
+// deferred unlock keeps the lock from leaking when a user callback or a
+// value comparison panics; nothing is written before those return, so a
+// panic leaves the bucket as it was.
+func (m *Map[K, V]) mutateLocked(t *table[K, V], root *bucket[K, V], h uint64, key K, req *request[K, V]) (res V, ok bool, delta int64, out outcome) {
+	root.mu.Lock()
+	defer root.mu.Unlock()
+	// A resize copies a bucket with its mu held, after installing
+	// m.resizing: checking both under mu means any write here lands before
+	// the copy, or is retried on the new table.
+	if m.resizing.Load() != nil || m.table.Load() != t {
+		return res, false, 0, outRetry
+	}
+
+	tag := tagOf(h)
+	var (
+		found     *entry[K, V]
+		fb        *bucket[K, V] // bucket and slot of found
+		fs        int
+		eb        *bucket[K, V] // first empty slot, if any
+		es        int
+		last      = root
+		foundMeta uint64
+	)
+search:
+	for b := root; b != nil; b = b.next.Load() {
+		meta := b.meta.Load()
+		for w := matchTag(meta, tag); w != 0; w &= w - 1 {
+			s := slotOf(w)
+			if e := b.slots[s].Load(); e != nil && e.key == key {
+				found, fb, fs, foundMeta = e, b, s, meta
+				break search
+			}
+		}
+		if eb == nil {
+			if w := emptySlots(meta); w != 0 {
+				eb, es = b, slotOf(w)
+			}
+		}
+		last = b
+	}
+
+	// Decide. Nothing is written until the decision is made.
+	var (
+		newValue V
+		set      bool // store newValue
+		del      bool // delete found
+	)
+	if found != nil {
+		res, ok = found.value, true
+		switch req.op {
+		case opStore:
+			newValue, set = req.value, true
+		case opLoadOrStore, opLoadOrCompute:
+		case opDelete:
+			del = true
+		case opCompareSwap:
+			if ok = valuesEqual(found.value, req.old); ok {
+				newValue, set = req.value, true
+			}
+		case opCompareDelete:
+			ok = valuesEqual(found.value, req.old)
+			del = ok
+		case opDeleteEntry:
+			ok = found == req.ent
+			del = ok
+		case opCompute:
+			nv, cop := req.compute(found.value, true)
+			switch cop {
+			case UpdateOp:
+				newValue, set = nv, true
+				res = nv
+			case DeleteOp:
+				del, ok = true, false
+				res = *new(V)
+			}
+		}
+	} else {
+		switch req.op {
+		case opStore:
+			newValue, set = req.value, true
+		case opLoadOrStore:
+			newValue, set = req.value, true
+			res = req.value
+		case opLoadOrCompute:
+			nv, cancel := req.create()
+			if !cancel {
+				newValue, set = nv, true
+				res = nv
+			}
+		case opCompute:
+			nv, cop := req.compute(res, false)
+			if cop == UpdateOp {
+				newValue, set = nv, true
+				res, ok = nv, true
+			}
+		}
+	}
+
+	switch {
+	case del:
+		meta := setTag(foundMeta, fs, 0)
+		fb.meta.Store(meta)
+		fb.slots[fs].Store(nil)
+		if meta == 0 && !m.cfg.growOnly {
+			return res, ok, -1, outShrink
+		}
+		return res, ok, -1, outDone
+	case set && found != nil:
+		fb.slots[fs].Store(&entry[K, V]{key: key, value: newValue})
+		return res, ok, 0, outDone
+	case set && eb != nil:
+		eb.meta.Store(setTag(eb.meta.Load(), es, tag))
+		eb.slots[es].Store(&entry[K, V]{key: key, value: newValue})
+		return res, ok, 1, outDone
+	case set:
+		if float64(t.size()) >= float64(len(t.buckets))*slotsPerBucket*maxLoad {
+			var zero V
+			return zero, false, 0, outGrow
+		}
+		nb := new(bucket[K, V])
+		nb.meta.Store(uint64(tag))
+		nb.slots[0].Store(&entry[K, V]{key: key, value: newValue})
+		last.next.Store(nb)
+		t.overflow.Add(1)
+		return res, ok, 1, outDone
+	}
+	return res, ok, 0, outDone
+}
+
+// valuesEqual compares two values of a type that is not statically known to
+// be comparable. Callers check comparability first; an interface holding an
+// incomparable dynamic value still panics, as == does.
+func valuesEqual[V any](a, b V) bool {
+	return any(a) == any(b)
+}
+
+// checkComparable panics with a message naming the package if V cannot be
+// compared with ==.
+func checkComparable[V any](method string) {
+	if t := reflect.TypeFor[V](); !t.Comparable() {
+		panic(fmt.Sprintf("mapguard: %s called on a Map whose value type %v is not comparable", method, t))
+	}
+}
+
+// maybeShrink starts a shrink if the table is at most shrinkLoad full.
+func (m *Map[K, V]) maybeShrink(t *table[K, V]) {
+	if len(t.buckets) <= m.cfg.minBuckets() ||
+		float64(t.size()) > float64(len(t.buckets))*slotsPerBucket*shrinkLoad {
+		return
+	}
+	m.startResize(t, resizeShrink)
+}
+
+// startResize replaces t by a larger, smaller or empty table, or helps the
+// resize already running. It reports whether it replaced t itself.
+func (m *Map[K, V]) startResize(t *table[K, V], kind resizeKind) bool {
+	if r := m.resizing.Load(); r != nil {
+		m.help(r)
+		return false
+	}
+	var n int
+	switch kind {
+	case resizeGrow:
+		n = len(t.buckets) * 2
+	case resizeShrink:
+		n = max(m.cfg.minBuckets(), bucketsFor(t.size(), targetLoad))
+		if n >= len(t.buckets) {
+			return false
+		}
+	case resizeClear:
+		n = m.cfg.minBuckets()
+		if m.cfg.growOnly {
+			n = len(t.buckets)
+		}
+	}
+	base := min(len(t.buckets), n)
+	if kind == resizeClear {
+		base = len(t.buckets)
+	}
+	chunks := int64((base + transferChunk - 1) / transferChunk)
+	r := &resize[K, V]{
+		from:   t,
+		to:     newTable[K, V](n, t.hasher),
+		kind:   kind,
+		chunks: chunks,
+		done:   make(chan struct{}),
+	}
+	r.next.Store(chunks) // closed until checked below
+	r.left.Store(chunks)
+	if !m.resizing.CompareAndSwap(nil, r) {
+		if r := m.resizing.Load(); r != nil {
+			m.help(r)
+		}
+		return false
+	}
+	if m.table.Load() != t {
+		// Another resize finished between our decision and our claim.
+		m.resizing.Store(nil)
+		close(r.done)
+		return false
+	}
+	r.next.Store(0)
+	m.help(r)
+	return true
+}
+
+// help copies chunks of r until none is left to claim, then waits for r to
+// be published.
+func (m *Map[K, V]) help(r *resize[K, V]) {
+	for {
+		c := r.next.Add(1) - 1
+		if c >= r.chunks {
+			break
+		}
+		if n := r.copyChunk(c); n != 0 {
+			r.to.addSize(uint64(c), n)
+		}
+		if r.left.Add(-1) == 0 {
+			m.table.Store(r.to)
+			switch r.kind {
+			case resizeGrow:
+				m.grows.Add(1)
+			case resizeShrink:
+				m.shrinks.Add(1)
+			case resizeClear:
+				m.clears.Add(1)
+			}
+			m.resizing.Store(nil)
+			close(r.done)
+			return
+		}
+	}
+	<-r.done
+}
+
+// Store sets the value for key.
+func (m *Map[K, V]) Store(key K, value V) {
+	m.mutate(key, &request[K, V]{op: opStore, value: value})
+}
+
+// LoadOrStore returns the existing value for key if present. Otherwise it
+// stores value and returns it. The loaded result is true if the value was
+// loaded, false if stored. A present key is found without taking a lock.
+func (m *Map[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool) {
+	if v, ok := m.Load(key); ok {
+		return v, true
+	}
+	return m.mutate(key, &request[K, V]{op: opLoadOrStore, value: value})
+}
+
+// LoadAndStore stores value for key and returns the previous value, if any.
+// The loaded result reports whether the key was present. It is Swap under
+// xsync's name.
+func (m *Map[K, V]) LoadAndStore(key K, value V) (previous V, loaded bool) {
+	return m.mutate(key, &request[K, V]{op: opStore, value: value})
+}
+
+// Swap stores value for key and returns the previous value, if any. The
+// loaded result reports whether the key was present.
+func (m *Map[K, V]) Swap(key K, value V) (previous V, loaded bool) {
+	return m.mutate(key, &request[K, V]{op: opStore, value: value})
+}
+
+// LoadAndDelete deletes the value for key, returning the previous value if
+// any. The loaded result reports whether the key was present. An absent key
+// is detected without taking a lock.
+func (m *Map[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
+	if _, ok := m.Load(key); !ok {
+		return value, false
+	}
+	return m.mutate(key, &request[K, V]{op: opDelete})
+}
+
+// Delete deletes the value for key.
+func (m *Map[K, V]) Delete(key K) {
+	m.LoadAndDelete(key)
+}
+
+// CompareAndSwap stores new for key if the key is present and its value is
+// equal to old. The swapped result reports whether it stored. It panics if V
+// is not comparable, as sync.Map does.
+func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
+	checkComparable[V]("CompareAndSwap")
+	if v, ok := m.Load(key); !ok || !valuesEqual(v, old) {
+		return false
+	}
+	_, swapped = m.mutate(key, &request[K, V]{op: opCompareSwap, value: new, old: old})
+	return swapped
+}
+
+// CompareAndDelete deletes the entry for key if its value is equal to old.
+// The deleted result reports whether it deleted. It panics if V is not
+// comparable, as sync.Map does.
+func (m *Map[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
+	checkComparable[V]("CompareAndDelete")
+	if v, ok := m.Load(key); !ok || !valuesEqual(v, old) {
+		return false
+	}
+	_, deleted = m.mutate(key, &request[K, V]{op: opCompareDelete, old: old})
+	return deleted
+}
+
+// ComputeOp tells Compute what to do with the value its function returned.
+type ComputeOp int
+
+const (
+	// CancelOp leaves the map as it was: an absent key stays absent and a
+	// present key keeps its value. It is the zero ComputeOp.
+	CancelOp ComputeOp = iota
+	// UpdateOp stores the returned value, creating the entry if needed.
+	UpdateOp
+	// DeleteOp deletes the entry if present.
+	DeleteOp
+)
+
+// LoadOrCompute returns the existing value for key if present. Otherwise it
+// calls fn and, unless fn reports cancel, stores and returns the value fn
+// returned. The loaded result is true if the value was loaded.
+//
+// fn runs at most once per call, with the key's bucket locked, so it runs
+// atomically with respect to every other writer of key. It must not use the
+// same map. If fn panics, the panic propagates to the caller and the map is
+// left as it was, its lock released. If fn cancels, LoadOrCompute returns
+// the zero value and false.
+func (m *Map[K, V]) LoadOrCompute(key K, fn func() (value V, cancel bool)) (actual V, loaded bool) {
+	if v, ok := m.Load(key); ok {
+		return v, true
+	}
+	return m.mutate(key, &request[K, V]{op: opLoadOrCompute, create: fn})
+}
+
+// Compute calls fn with the current value for key (and whether it is
+// present) and, as fn's ComputeOp says, stores fn's new value (UpdateOp),
+// deletes the entry (DeleteOp) or leaves the map as it was (CancelOp).
+// It returns the value present for key afterwards, and whether one is
+// present; absent, the value is the zero value.
+//
+// fn runs exactly once per call, with the key's bucket locked, so it runs
+// atomically with respect to every other writer of key. It must not use the
+// same map. If fn panics, the panic propagates to the caller and the map is
+// left as it was, its lock released.
+func (m *Map[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op ComputeOp)) (actual V, ok bool) {
+	return m.mutate(key, &request[K, V]{op: opCompute, compute: fn})
+}
+
+// DeleteFunc deletes every entry for which del returns true and returns the
+// number it deleted. It iterates as Range does, and deletes an entry only if
+// the key still holds the very value del was shown, so a value stored
+// concurrently after del looked at the old one is never lost. del runs
+// without locks held and may use the map.
+func (m *Map[K, V]) DeleteFunc(del func(key K, value V) bool) int {
+	n := 0
+	m.rangeEntries(func(e *entry[K, V]) bool {
+		if del(e.key, e.value) {
+			if _, ok := m.mutate(e.key, &request[K, V]{op: opDeleteEntry, ent: e}); ok {
+				n++
+			}
+		}
+		return true
+	})
+	return n
+}
+
+// Range calls f for each key and value in the map, until f returns false.
+// It takes no lock: f may call any method of the map, including a nested
+// Range, and writers are never blocked by it.
+//
+// Range visits each key at most once, and exactly once every key that is
+// present and unchanged for the whole call. It is not a snapshot: a key
+// stored or deleted concurrently may or may not be visited, and the value
+// seen for a key may be any value it held during the call.
+func (m *Map[K, V]) Range(f func(key K, value V) bool) {
+	m.rangeEntries(func(e *entry[K, V]) bool { return f(e.key, e.value) })
+}
+
+// All returns an iterator over the map's keys and values with the
+// guarantees of Range.
+func (m *Map[K, V]) All() iter.Seq2[K, V] {
+	return m.Range
+}
+
+// Keys returns an iterator over the map's keys with the guarantees of Range.
+func (m *Map[K, V]) Keys() iter.Seq[K] {
+	return func(yield func(K) bool) {
+		m.rangeEntries(func(e *entry[K, V]) bool { return yield(e.key) })
+	}
+}
+
+// Values returns an iterator over the map's values with the guarantees of
+// Range.
+func (m *Map[K, V]) Values() iter.Seq[V] {
+	return func(yield func(V) bool) {
+		m.rangeEntries(func(e *entry[K, V]) bool { return yield(e.value) })
+	}
+}
+
+// rangeEntries calls yield for the entries of the table current at the
+// start, chain by chain. A table replaced during the walk is never written
+// again, so the walk finishes on a frozen table and still sees every key it
+// held unchanged. Within a chain, a key deleted and re-inserted into a later
+// slot during the walk could be seen twice; the chain is read twice and,
+// only if some slot changed between the reads, duplicates are dropped by key.
+// If no slot changed, every entry read was present at one instant between
+// the reads (an entry pointer is stored once and never comes back), so the
+// keys are distinct.
+func (m *Map[K, V]) rangeEntries(yield func(*entry[K, V]) bool) {
+	t := m.table.Load()
+	if t == nil {
+		return
+	}
+	var (
+		stack [2 * slotsPerBucket]*entry[K, V]
+		seen  [2 * slotsPerBucket]*entry[K, V]
+	)
+	for i := range t.buckets {
+		root := &t.buckets[i]
+		// Read the chain: seen keeps each slot's pointer (nil included) in
+		// chain order, buf the non-nil ones.
+		all := seen[:0]
+		for b := root; b != nil; b = b.next.Load() {
+			for s := range b.slots {
+				all = append(all, b.slots[s].Load())
+			}
+		}
+		buf := stack[:0]
+		for _, e := range all {
+			if e != nil {
+				buf = append(buf, e)
+			}
+		}
+		if len(buf) == 0 {
+			continue
+		}
+		// Re-read and compare.
+		changed := false
+		j := 0
+	verify:
+		for b := root; b != nil && j < len(all); b = b.next.Load() {
+			for s := range b.slots {
+				if j == len(all) {
+					break verify
+				}
+				if b.slots[s].Load() != all[j] {
+					changed = true
+					break verify
+				}
+				j++
+			}
+		}
+		if changed {
+			buf = dedupByKey(buf)
+		}
+		for _, e := range buf {
+			if !yield(e) {
+				return
+			}
+		}
+	}
+}
+
+// dedupByKey drops later entries whose key appeared earlier, in place.
+func dedupByKey[K comparable, V any](es []*entry[K, V]) []*entry[K, V] {
+	if len(es) > 32 {
+		seen := make(map[K]struct{}, len(es))
+		out := es[:0]
+		for _, e := range es {
+			if _, dup := seen[e.key]; !dup {
+				seen[e.key] = struct{}{}
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	out := es[:0]
+next:
+	for _, e := range es {
+		for _, o := range out {
+			if o.key == e.key {
+				continue next
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// Size returns the number of entries. It sums a striped counter, so it costs
+// O(GOMAXPROCS), not O(entries). With writes in flight it may count some of
+// them and not others.
+func (m *Map[K, V]) Size() int {
+	t := m.table.Load()
+	if t == nil {
+		return 0
+	}
+	return t.size()
+}
+
+// Clear deletes every entry. Writes concurrent with Clear land either
+// before it (and are cleared) or after it. The table returns to its initial
+// size, unless the map was made WithGrowOnly.
+func (m *Map[K, V]) Clear() {
+	for !m.startResize(m.init(), resizeClear) {
+	}
+}
+
+// MarshalJSON encodes the map as a JSON object, as encoding/json encodes a
+// map[K]V: keys must be strings, integers or encoding.TextMarshalers, and
+// come out sorted. The map may change while it is encoded; the object holds
+// what one Range saw.
+func (m *Map[K, V]) MarshalJSON() ([]byte, error) {
+	plain := make(map[K]V, m.Size())
+	for k, v := range m.All() {
+		plain[k] = v
+	}
+	b, err := json.Marshal(plain)
+	if err != nil {
+		return nil, fmt.Errorf("mapguard: encoding Map as JSON: %w", err)
+	}
+	return b, nil
+}
+
+// UnmarshalJSON decodes a JSON object and stores its entries in the map,
+// keeping entries whose keys are not in the object, as encoding/json does
+// for a map[K]V. On error the map is left unchanged.
+func (m *Map[K, V]) UnmarshalJSON(data []byte) error {
+	var plain map[K]V
+	if err := json.Unmarshal(data, &plain); err != nil {
+		return fmt.Errorf("mapguard: decoding Map from JSON: %w", err)
+	}
+	for k, v := range plain {
+		m.Store(k, v)
+	}
+	return nil
+}

@@ -1,0 +1,47 @@
+package mapguard
+
+import "fmt"
+
+// Option configures a Map made by NewMap.
+type Option func(*config)
+
+// config is filled with its defaults by newConfig, then by each Option.
+type config struct {
+	presize  int
+	growOnly bool
+}
+
+func newConfig(opts []Option) config {
+	var c config
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
+
+// minBuckets returns the table size the map starts with and never shrinks
+// below.
+func (c config) minBuckets() int {
+	if c.presize <= 0 {
+		return defaultMinBuckets
+	}
+	return max(defaultMinBuckets, bucketsFor(c.presize, maxLoad))
+}
+
+// WithPresize makes the map start with room for n entries before its first
+// grow. The table never shrinks below that room. n == 0 means the default
+// (a small table); a negative n is a programming error and panics with a
+// message naming the value.
+func WithPresize(n int) Option {
+	if n < 0 {
+		panic(fmt.Sprintf("mapguard: WithPresize(%d): size hint must not be negative", n))
+	}
+	return func(c *config) { c.presize = n }
+}
+
+// WithGrowOnly makes the map never shrink its table, not after mass deletion
+// and not on Clear. Use it for maps that refill to the same size, to avoid
+// paying for a shrink and a regrow.
+func WithGrowOnly() Option {
+	return func(c *config) { c.growOnly = true }
+}
