@@ -22,3 +22,16 @@ func HashOf[K comparable, V any](m *Map[K, V], key K) uint64 {
 	t := m.init()
 	return hashKey(&t.hasher, key)
 }
+
+// DedupKeys runs the iterator's duplicate filter over entries with keys.
+func DedupKeys(keys []int) []int {
+	es := make([]*entry[int, int], len(keys))
+	for i, k := range keys {
+		es[i] = &entry[int, int]{key: k}
+	}
+	var out []int
+	for _, e := range dedupByKey(es) {
+		out = append(out, e.key)
+	}
+	return out
+}

@@ -747,3 +747,20 @@ func TestConcurrentZeroValueInit(t *testing.T) {
 		t.Fatalf("Size() = %d; want 800", m.Size())
 	}
 }
+
+func TestDedupKeepsFirstOfEachKey(t *testing.T) {
+	small := []int{3, 1, 3, 2, 1}
+	if got := mapguard.DedupKeys(small); !slices.Equal(got, []int{3, 1, 2}) {
+		t.Fatalf("DedupKeys(%v) = %v; want [3 1 2]", small, got)
+	}
+	var big, want []int
+	for i := range 40 {
+		big = append(big, i%25)
+		if i < 25 {
+			want = append(want, i)
+		}
+	}
+	if got := mapguard.DedupKeys(big); !slices.Equal(got, want) {
+		t.Fatalf("DedupKeys(40 keys, 25 distinct) = %v; want %v", got, want)
+	}
+}
