@@ -1,0 +1,75 @@
+package bench_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/mapguard/mapguard/bench"
+)
+
+// The benchmarks below compare every implementation from bench.Impls in one
+// run. Names end in /impl=NAME so that benchstat can put implementations
+// side by side:
+//
+//	go test ./bench -run '^$' -bench . -cpu 1,2,8 -count 1 > round1.txt
+//	benchstat -col /impl round*.txt
+//
+// scripts/bench runs the interleaved rounds and writes BENCHMARKS.md.
+
+func BenchmarkMap(b *testing.B) {
+	for _, size := range bench.Sizes() {
+		strs, ints := bench.StringKeys(size), bench.IntKeys(size)
+		for _, mix := range bench.Mixes() {
+			for _, im := range bench.Impls() {
+				b.Run(fmt.Sprintf("%s/keys=string/size=%d/impl=%s", mix.Name(), size, im.Name), func(b *testing.B) {
+					bench.RunMix(b, im.Strings(), strs, mix)
+				})
+				b.Run(fmt.Sprintf("%s/keys=int/size=%d/impl=%s", mix.Name(), size, im.Name), func(b *testing.B) {
+					bench.RunMix(b, im.Ints(), ints, mix)
+				})
+			}
+		}
+	}
+}
+
+func BenchmarkLoadOrStoreHot(b *testing.B) {
+	strs, ints := bench.StringKeys(bench.HotKeys), bench.IntKeys(bench.HotKeys)
+	for _, im := range bench.Impls() {
+		b.Run(fmt.Sprintf("keys=string/impl=%s", im.Name), func(b *testing.B) {
+			bench.RunLoadOrStoreHot(b, im.Strings(), strs)
+		})
+		b.Run(fmt.Sprintf("keys=int/impl=%s", im.Name), func(b *testing.B) {
+			bench.RunLoadOrStoreHot(b, im.Ints(), ints)
+		})
+	}
+}
+
+func BenchmarkRangeWhileWriting(b *testing.B) {
+	strs, ints := bench.StringKeys(1<<16), bench.IntKeys(1<<16)
+	for _, im := range bench.Impls() {
+		b.Run(fmt.Sprintf("keys=string/size=65536/impl=%s", im.Name), func(b *testing.B) {
+			bench.RunRangeWhileWriting(b, im.Strings(), strs)
+		})
+		b.Run(fmt.Sprintf("keys=int/size=65536/impl=%s", im.Name), func(b *testing.B) {
+			bench.RunRangeWhileWriting(b, im.Ints(), ints)
+		})
+	}
+}
+
+// BenchmarkMemory reports heap bytes per entry (B/entry) for 1,000,000
+// string->int entries, and the GC CPU time per full cycle (gc-cpu-ns) with
+// them resident. ns/op is the time to fill the map and measure it.
+func BenchmarkMemory(b *testing.B) {
+	keys := bench.StringKeys(bench.MemoryEntries)
+	for _, im := range bench.Impls() {
+		b.Run(fmt.Sprintf("keys=string/entries=1000000/impl=%s", im.Name), func(b *testing.B) {
+			var bytes, gc float64
+			for range b.N {
+				bytes += bench.BytesPerEntry(im.Strings, keys)
+				gc += float64(bench.GCCPUPerCycle(im.Strings, keys, 3).Nanoseconds())
+			}
+			b.ReportMetric(bytes/float64(b.N), "B/entry")
+			b.ReportMetric(gc/float64(b.N), "gc-cpu-ns")
+		})
+	}
+}
