@@ -1,6 +1,7 @@
 package mapguard
 
 import (
+	"hash/maphash"
 	"math/bits"
 	"runtime"
 	"sync"
@@ -145,13 +146,37 @@ func setTag(meta uint64, slot int, tag uint8) uint64 {
 	return meta&^(0xff<<shift) | uint64(tag)<<shift
 }
 
+// hash hashes key. The two commonest kinds are tested here, small enough to
+// be inlined into the hot paths; the rest go through hashKey.
+func (t *table[K, V]) hash(key K) uint64 {
+	switch t.hasher.kind {
+	case hash64:
+		return mixInt(t.hasher.intSeed, *(*uint64)(unsafe.Pointer(&key)))
+	case hashString:
+		return maphash.String(t.hasher.seed, *(*string)(unsafe.Pointer(&key)))
+	}
+	return hashKey(&t.hasher, key)
+}
+
+// bucketAt returns &t.buckets[i] without a bounds check; i comes from
+// indexOf, which masks it below len(t.buckets).
+func (t *table[K, V]) bucketAt(i uint64) *bucket[K, V] {
+	return (*bucket[K, V])(unsafe.Add(unsafe.Pointer(unsafe.SliceData(t.buckets)), uintptr(i)*unsafe.Sizeof(bucket[K, V]{})))
+}
+
+// slotAt returns &b.slots[i] without a bounds check; i comes from slotOf
+// of a word masked to the slot bytes, so it is below slotsPerBucket.
+func (b *bucket[K, V]) slotAt(i int) *atomic.Pointer[entry[K, V]] {
+	return (*atomic.Pointer[entry[K, V]])(unsafe.Add(unsafe.Pointer(&b.slots), uintptr(i)*ptrSize))
+}
+
 // find returns the entry for key, or nil. It takes no lock and writes
 // nothing.
 func (t *table[K, V]) find(key K, h uint64) *entry[K, V] {
 	tag := tagOf(h)
-	for b := &t.buckets[t.indexOf(h)]; b != nil; b = b.next.Load() {
+	for b := t.bucketAt(t.indexOf(h)); b != nil; b = b.next.Load() {
 		for w := matchTag(b.meta.Load(), tag); w != 0; w &= w - 1 {
-			if e := b.slots[slotOf(w)].Load(); e != nil && e.key == key {
+			if e := b.slotAt(slotOf(w)).Load(); e != nil && e.key == key {
 				return e
 			}
 		}
@@ -249,7 +274,7 @@ func (r *resize[K, V]) copyChunk(c int64) int64 {
 				for b := root; b != nil; b = b.next.Load() {
 					for s := range b.slots {
 						if e := b.slots[s].Load(); e != nil {
-							to.insertUnlocked(e, hashKey(&to.hasher, e.key))
+							to.insertUnlocked(e, to.hash(e.key))
 							copied++
 						}
 					}
