@@ -31,11 +31,10 @@ const (
 var linOpNames = [...]string{"Load", "Store", "LoadOrStore", "LoadAndDelete", "Delete", "CompareAndSwap", "Compute"}
 
 type linInput struct {
-	op       linOp
-	key      int
-	value    int
-	old      int // CompareAndSwap
-	computed int // Compute: the new value fn returned (0: fn not called)
+	op    linOp
+	key   int
+	value int
+	old   int // CompareAndSwap
 }
 
 type linOutput struct {

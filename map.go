@@ -78,7 +78,7 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 	if t == nil {
 		return value, false
 	}
-	// This is table.hash and table.find written out by hand: Load is the
+	// This is table.hash and a chain probe written out by hand: Load is the
 	// hottest path, and the calls cost as much as the probe (about 1 ns of
 	// 7 in BenchmarkMicroLoad).
 	var h uint64

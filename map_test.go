@@ -39,8 +39,12 @@ type keyKind[K comparable] struct {
 	n    int // distinct keys key can make
 }
 
-func intKeys() keyKind[int]       { return keyKind[int]{"int", func(i int) int { return i*7919 - 5000 }, 4000} }
-func stringKeys() keyKind[string] { return keyKind[string]{"string", func(i int) string { return "key-" + strconv.Itoa(i) }, 4000} }
+func intKeys() keyKind[int] {
+	return keyKind[int]{"int", func(i int) int { return i*7919 - 5000 }, 4000}
+}
+func stringKeys() keyKind[string] {
+	return keyKind[string]{"string", func(i int) string { return "key-" + strconv.Itoa(i) }, 4000}
+}
 
 type point struct{ x, y int32 }
 
@@ -48,7 +52,9 @@ func structKeys() keyKind[point] {
 	return keyKind[point]{"struct", func(i int) point { return point{int32(i), int32(-i)} }, 4000}
 }
 
-func uint8Keys() keyKind[uint8] { return keyKind[uint8]{"uint8", func(i int) uint8 { return uint8(i) }, 256} }
+func uint8Keys() keyKind[uint8] {
+	return keyKind[uint8]{"uint8", func(i int) uint8 { return uint8(i) }, 256}
+}
 
 // conformance runs test over every key kind and constructor.
 func conformance(t *testing.T, test func(t *testing.T, size int, ops mapOps)) {

@@ -170,20 +170,6 @@ func (b *bucket[K, V]) slotAt(i int) *atomic.Pointer[entry[K, V]] {
 	return (*atomic.Pointer[entry[K, V]])(unsafe.Add(unsafe.Pointer(&b.slots), uintptr(i)*ptrSize))
 }
 
-// find returns the entry for key, or nil. It takes no lock and writes
-// nothing.
-func (t *table[K, V]) find(key K, h uint64) *entry[K, V] {
-	tag := tagOf(h)
-	for b := t.bucketAt(t.indexOf(h)); b != nil; b = b.next.Load() {
-		for w := matchTag(b.meta.Load(), tag); w != 0; w &= w - 1 {
-			if e := b.slotAt(slotOf(w)).Load(); e != nil && e.key == key {
-				return e
-			}
-		}
-	}
-	return nil
-}
-
 func (t *table[K, V]) addSize(idx uint64, delta int64) {
 	t.stripes[idx&uint64(len(t.stripes)-1)].n.Add(delta)
 }
