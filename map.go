@@ -105,9 +105,7 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 type op uint8
 
 const (
-	opStore         op = iota // set; report the previous value
-	opLoadOrStore             // set only if absent; report the present value
-	opDelete                  // delete; report the deleted value
+	opLoadOrStore   op = iota // set only if absent; report the present value
 	opCompareSwap             // set only if present and equal to old
 	opCompareDelete           // delete only if present and equal to old
 	opCompute                 // ask compute
@@ -141,7 +139,6 @@ type outcome uint8
 
 const (
 	outDone   outcome = iota
-	outRetry          // the table changed or a resize is running: start over
 	outGrow           // the chain is full and the table is over maxLoad
 	outShrink         // a deletion emptied a bucket: maybe shrink
 )
@@ -150,67 +147,48 @@ const (
 // meaning depends on req.op (see each caller).
 func (m *Map[K, V]) mutate(key K, req *request[K, V]) (V, bool) {
 	for {
-		t := m.init()
-		var h uint64
-		switch t.hasher.kind { // table.hash, inlined by hand as in Load
-		case hash64:
-			h = mixInt(t.hasher.intSeed, *(*uint64)(unsafe.Pointer(&key)))
-		case hashString:
-			h = maphash.String(t.hasher.seed, *(*string)(unsafe.Pointer(&key)))
-		default:
-			h = hashKey(&t.hasher, key)
-		}
-		idx := t.indexOf(h)
-		v, ok, delta, out := m.mutateLocked(t, &t.buckets[idx], h, key, req)
+		t, root, idx, h := m.lockChain(key)
+		v, ok, delta, out := m.mutateLocked(t, root, h, key, req)
 		if delta != 0 {
 			t.addSize(idx, delta)
 		}
 		switch out {
-		case outDone:
-			return v, ok
 		case outShrink:
 			m.maybeShrink(t)
 			return v, ok
 		case outGrow:
 			m.startResize(t, resizeGrow)
-		case outRetry:
-			if r := m.resizing.Load(); r != nil {
-				m.help(r)
-			}
+		default:
+			return v, ok
 		}
 	}
 }
 
-// mutateLocked does the part of mutate that runs with root.mu held. The
-// deferred unlock keeps the lock from leaking when a user callback or a
-// value comparison panics; nothing is written before those return, so a
-// panic leaves the bucket as it was.
+// mutateLocked does the part of mutate that runs with root.mu held, and
+// releases it. The deferred unlock keeps the lock from leaking when a user
+// callback or a value comparison panics; nothing is written before those
+// return, so a panic leaves the bucket as it was.
 func (m *Map[K, V]) mutateLocked(t *table[K, V], root *bucket[K, V], h uint64, key K, req *request[K, V]) (res V, ok bool, delta int64, out outcome) {
-	root.mu.Lock()
 	defer root.mu.Unlock()
-	// A resize copies a bucket with its mu held, after installing
-	// m.resizing: checking both under mu means any write here lands before
-	// the copy, or is retried on the new table.
-	if m.resizing.Load() != nil || m.table.Load() != t {
-		return res, false, 0, outRetry
-	}
-
 	tag := tagOf(h)
+	// The chain walk is written out here and in swap rather than shared:
+	// a helper filling a struct through a pointer pays GC write barriers,
+	// and one returning it by value pays a copy, each about 5 ns a write.
 	var (
 		found     *entry[K, V]
-		fb        *bucket[K, V] // bucket and slot of found
+		fb        *bucket[K, V] // bucket, slot and meta word holding found
 		fs        int
+		foundMeta uint64
 		eb        *bucket[K, V] // first empty slot, if any
 		es        int
 		last      = root
-		foundMeta uint64
 	)
 search:
 	for b := root; b != nil; b = b.next.Load() {
 		meta := b.meta.Load()
 		for w := matchTag(meta, tag); w != 0; w &= w - 1 {
 			s := slotOf(w)
-			if e := b.slots[s].Load(); e != nil && e.key == key {
+			if e := b.slotAt(s).Load(); e != nil && e.key == key {
 				found, fb, fs, foundMeta = e, b, s, meta
 				break search
 			}
@@ -232,11 +210,7 @@ search:
 	if found != nil {
 		res, ok = found.value, true
 		switch req.op {
-		case opStore:
-			newValue, set = req.value, true
 		case opLoadOrStore, opLoadOrCompute:
-		case opDelete:
-			del = true
 		case opCompareSwap:
 			if ok = valuesEqual(found.value, req.old); ok {
 				newValue, set = req.value, true
@@ -260,8 +234,6 @@ search:
 		}
 	} else {
 		switch req.op {
-		case opStore:
-			newValue, set = req.value, true
 		case opLoadOrStore:
 			newValue, set = req.value, true
 			res = req.value
@@ -284,28 +256,19 @@ search:
 	case del:
 		meta := setTag(foundMeta, fs, 0)
 		fb.meta.Store(meta)
-		fb.slots[fs].Store(nil)
+		fb.slotAt(fs).Store(nil)
 		if meta == 0 && !m.cfg.growOnly {
 			return res, ok, -1, outShrink
 		}
 		return res, ok, -1, outDone
 	case set && found != nil:
-		fb.slots[fs].Store(req.newEntry(key, newValue))
+		fb.slotAt(fs).Store(req.newEntry(key, newValue))
 		return res, ok, 0, outDone
-	case set && eb != nil:
-		eb.meta.Store(setTag(eb.meta.Load(), es, tag))
-		eb.slots[es].Store(req.newEntry(key, newValue))
-		return res, ok, 1, outDone
 	case set:
-		if float64(t.size()) >= float64(len(t.buckets))*slotsPerBucket*maxLoad {
+		if !t.insertLocked(eb, es, last, tag, req.newEntry(key, newValue)) {
 			var zero V
 			return zero, false, 0, outGrow
 		}
-		nb := new(bucket[K, V])
-		nb.meta.Store(uint64(tag))
-		nb.slots[0].Store(req.newEntry(key, newValue))
-		last.next.Store(nb)
-		t.overflow.Add(1)
 		return res, ok, 1, outDone
 	}
 	return res, ok, 0, outDone
@@ -419,7 +382,7 @@ func (m *Map[K, V]) help(r *resize[K, V]) {
 
 // Store sets the value for key.
 func (m *Map[K, V]) Store(key K, value V) {
-	m.mutate(key, &request[K, V]{op: opStore, value: value, fresh: &entry[K, V]{key: key, value: value}})
+	m.swap(key, &entry[K, V]{key: key, value: value})
 }
 
 // LoadOrStore returns the existing value for key if present. Otherwise it
@@ -442,7 +405,79 @@ func (m *Map[K, V]) LoadAndStore(key K, value V) (previous V, loaded bool) {
 // Swap stores value for key and returns the previous value, if any. The
 // loaded result reports whether the key was present.
 func (m *Map[K, V]) Swap(key K, value V) (previous V, loaded bool) {
-	return m.mutate(key, &request[K, V]{op: opStore, value: value, fresh: &entry[K, V]{key: key, value: value}})
+	if prev := m.swap(key, &entry[K, V]{key: key, value: value}); prev != nil {
+		return prev.value, true
+	}
+	return previous, false
+}
+
+// lockChain locks the root bucket of key's chain in the current table,
+// helping any resize in progress first, and returns the table, the locked
+// root bucket, its index and the key's hash. Holding root.mu with no resize
+// running means the write lands in the current table: a resize installs
+// m.resizing before copying, and copies each chain under its root's mu.
+func (m *Map[K, V]) lockChain(key K) (t *table[K, V], root *bucket[K, V], idx, h uint64) {
+	for {
+		t = m.init()
+		switch t.hasher.kind { // table.hash, inlined by hand as in Load
+		case hash64:
+			h = mixInt(t.hasher.intSeed, *(*uint64)(unsafe.Pointer(&key)))
+		case hashString:
+			h = maphash.String(t.hasher.seed, *(*string)(unsafe.Pointer(&key)))
+		default:
+			h = hashKey(&t.hasher, key)
+		}
+		idx = t.indexOf(h)
+		root = t.bucketAt(idx)
+		root.mu.Lock()
+		if m.resizing.Load() == nil && m.table.Load() == t {
+			return t, root, idx, h
+		}
+		root.mu.Unlock()
+		if r := m.resizing.Load(); r != nil {
+			m.help(r)
+		}
+	}
+}
+
+// swap stores ne for its key and returns the entry it replaced, or nil.
+// It is mutate specialised for the commonest write: no request, no
+// decision, no deferred unlock (nothing between Lock and Unlock can panic:
+// a key that cannot be compared already panicked while being hashed).
+func (m *Map[K, V]) swap(key K, ne *entry[K, V]) *entry[K, V] {
+	for {
+		t, root, idx, h := m.lockChain(key)
+		tag := tagOf(h)
+		var (
+			eb   *bucket[K, V]
+			es   int
+			last = root
+		)
+		for b := root; b != nil; b = b.next.Load() {
+			meta := b.meta.Load()
+			for w := matchTag(meta, tag); w != 0; w &= w - 1 {
+				s := b.slotAt(slotOf(w))
+				if e := s.Load(); e != nil && e.key == key {
+					s.Store(ne)
+					root.mu.Unlock()
+					return e
+				}
+			}
+			if eb == nil {
+				if w := emptySlots(meta); w != 0 {
+					eb, es = b, slotOf(w)
+				}
+			}
+			last = b
+		}
+		if t.insertLocked(eb, es, last, tag, ne) {
+			root.mu.Unlock()
+			t.addSize(idx, 1)
+			return nil
+		}
+		root.mu.Unlock()
+		m.startResize(t, resizeGrow)
+	}
 }
 
 // LoadAndDelete deletes the value for key, returning the previous value if
@@ -452,12 +487,46 @@ func (m *Map[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
 	if _, ok := m.Load(key); !ok {
 		return value, false
 	}
-	return m.mutate(key, &request[K, V]{op: opDelete})
+	if e := m.delete(key); e != nil {
+		return e.value, true
+	}
+	return value, false
+}
+
+// delete deletes key and returns the entry it removed, or nil. Like swap,
+// it is mutate specialised, with no deferred unlock because nothing
+// between Lock and Unlock can panic.
+func (m *Map[K, V]) delete(key K) *entry[K, V] {
+	t, root, idx, h := m.lockChain(key)
+	tag := tagOf(h)
+	for b := root; b != nil; b = b.next.Load() {
+		meta := b.meta.Load()
+		for w := matchTag(meta, tag); w != 0; w &= w - 1 {
+			i := slotOf(w)
+			s := b.slotAt(i)
+			if e := s.Load(); e != nil && e.key == key {
+				// Tag first, as in mutateLocked.
+				meta = setTag(meta, i, 0)
+				b.meta.Store(meta)
+				s.Store(nil)
+				root.mu.Unlock()
+				t.addSize(idx, -1)
+				if meta == 0 && !m.cfg.growOnly {
+					m.maybeShrink(t)
+				}
+				return e
+			}
+		}
+	}
+	root.mu.Unlock()
+	return nil
 }
 
 // Delete deletes the value for key.
 func (m *Map[K, V]) Delete(key K) {
-	m.LoadAndDelete(key)
+	if _, ok := m.Load(key); ok {
+		m.delete(key)
+	}
 }
 
 // CompareAndSwap stores new for key if the key is present and its value is

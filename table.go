@@ -3,7 +3,6 @@ package mapguard
 import (
 	"hash/maphash"
 	"math/bits"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -38,8 +37,9 @@ const (
 	// and per-tenant tables), so the floor stays small.
 	defaultMinBuckets = 8
 
-	// maxStripes bounds the size counter to 32 cache lines (2 KiB); more
-	// stripes than that do not reduce contention on any machine we target.
+	// maxStripes bounds the size counter to 32 cache lines (2 KiB). Writers
+	// pick a stripe by bucket index, so n concurrent writers share a stripe
+	// with probability about n/32; xsync uses the same bound.
 	maxStripes = 32
 
 	// transferChunk is how many buckets one resize helper claims at a time:
@@ -98,7 +98,9 @@ type table[K comparable, V any] struct {
 }
 
 func newTable[K comparable, V any](nbuckets int, h hasher) *table[K, V] {
-	ns := min(nbuckets, maxStripes, int(nextPow2(uint64(runtime.GOMAXPROCS(0)))))
+	// Stripes are picked by bucket index, not by goroutine, so even two
+	// writers collide on a stripe with probability 1/stripes: use many.
+	ns := min(nbuckets, maxStripes)
 	return &table[K, V]{
 		buckets: make([]bucket[K, V], nbuckets),
 		mask:    uint64(nbuckets - 1),
@@ -168,6 +170,30 @@ func (t *table[K, V]) bucketAt(i uint64) *bucket[K, V] {
 // of a word masked to the slot bytes, so it is below slotsPerBucket.
 func (b *bucket[K, V]) slotAt(i int) *atomic.Pointer[entry[K, V]] {
 	return (*atomic.Pointer[entry[K, V]])(unsafe.Add(unsafe.Pointer(&b.slots), uintptr(i)*ptrSize))
+}
+
+// insertLocked stores ne, whose key is not in the chain, in the first empty
+// slot (eb, es), or if there is none (eb == nil) in a new overflow bucket
+// after last, the chain's last bucket, if the table is under maxLoad. It
+// reports false if the table should grow instead. It must be called with
+// the chain's root mu held.
+func (t *table[K, V]) insertLocked(eb *bucket[K, V], es int, last *bucket[K, V], tag uint8, ne *entry[K, V]) bool {
+	if eb != nil {
+		// Tag first: a reader that matches it before the entry is stored
+		// sees a nil slot and moves on.
+		eb.meta.Store(setTag(eb.meta.Load(), es, tag))
+		eb.slotAt(es).Store(ne)
+		return true
+	}
+	if float64(t.size()) >= float64(len(t.buckets))*slotsPerBucket*maxLoad {
+		return false
+	}
+	nb := new(bucket[K, V])
+	nb.meta.Store(uint64(tag))
+	nb.slots[0].Store(ne)
+	last.next.Store(nb)
+	t.overflow.Add(1)
+	return true
 }
 
 func (t *table[K, V]) addSize(idx uint64, delta int64) {
