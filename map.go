@@ -603,7 +603,7 @@ func (m *Map[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op C
 // without locks held and may use the map.
 func (m *Map[K, V]) DeleteFunc(del func(key K, value V) bool) int {
 	n := 0
-	m.rangeEntries(func(e *entry[K, V]) bool {
+	m.walk(nil, func(e *entry[K, V]) bool {
 		if del(e.key, e.value) {
 			if _, ok := m.mutate(e.key, &request[K, V]{op: opDeleteEntry, ent: e}); ok {
 				n++
@@ -623,7 +623,7 @@ func (m *Map[K, V]) DeleteFunc(del func(key K, value V) bool) int {
 // stored or deleted concurrently may or may not be visited, and the value
 // seen for a key may be any value it held during the call.
 func (m *Map[K, V]) Range(f func(key K, value V) bool) {
-	m.rangeEntries(func(e *entry[K, V]) bool { return f(e.key, e.value) })
+	m.walk(f, nil)
 }
 
 // All returns an iterator over the map's keys and values with the
@@ -635,7 +635,7 @@ func (m *Map[K, V]) All() iter.Seq2[K, V] {
 // Keys returns an iterator over the map's keys with the guarantees of Range.
 func (m *Map[K, V]) Keys() iter.Seq[K] {
 	return func(yield func(K) bool) {
-		m.rangeEntries(func(e *entry[K, V]) bool { return yield(e.key) })
+		m.walk(func(k K, _ V) bool { return yield(k) }, nil)
 	}
 }
 
@@ -643,68 +643,87 @@ func (m *Map[K, V]) Keys() iter.Seq[K] {
 // Range.
 func (m *Map[K, V]) Values() iter.Seq[V] {
 	return func(yield func(V) bool) {
-		m.rangeEntries(func(e *entry[K, V]) bool { return yield(e.value) })
+		m.walk(func(_ K, v V) bool { return yield(v) }, nil)
 	}
 }
 
-// rangeEntries calls yield for the entries of the table current at the
-// start, chain by chain. A table replaced during the walk is never written
-// again, so the walk finishes on a frozen table and still sees every key it
-// held unchanged. Within a chain, a key deleted and re-inserted into a later
-// slot during the walk could be seen twice; the chain is read twice and,
-// only if some slot changed between the reads, duplicates are dropped by key.
-// If no slot changed, every entry read was present at one instant between
+// walk calls f(key, value), or if f is nil fe(entry), for the entries of
+// the table current at the start, until the callback returns false. It is
+// the one iteration loop behind Range, All, Keys, Values and DeleteFunc;
+// calling f directly keeps Range at one indirect call per entry, and the
+// per-bucket buffers on the stack, where filling them needs no GC write
+// barriers.
+//
+// A table replaced during the walk is never written again, so the walk
+// finishes on a frozen table and still sees every key it held unchanged.
+// Within a chain, a key deleted and re-inserted into a later slot during
+// the walk could be read twice; so each chain's slots are read twice and,
+// only if some slot changed between the reads, duplicates are dropped by
+// key. If none changed, every entry read was present at one instant between
 // the reads (an entry pointer is stored once and never comes back), so the
-// keys are distinct.
-func (m *Map[K, V]) rangeEntries(yield func(*entry[K, V]) bool) {
+// keys are distinct. Slots are chosen by their tag: a key present and
+// unchanged has its tag set throughout, and a slot whose tag is clear is
+// being filled or emptied, which the guarantees allow to be missed.
+func (m *Map[K, V]) walk(f func(K, V) bool, fe func(*entry[K, V]) bool) {
 	t := m.table.Load()
 	if t == nil {
 		return
 	}
 	var (
-		stack [2 * slotsPerBucket]*entry[K, V]
-		seen  [2 * slotsPerBucket]*entry[K, V]
+		one   [slotsPerBucket]*entry[K, V] // entries of a one-bucket chain
+		where [slotsPerBucket]uint8        // and the slots they came from
+		long  []*entry[K, V]               // entries of a longer chain
+		slots []*atomic.Pointer[entry[K, V]]
 	)
 	for i := range t.buckets {
-		root := &t.buckets[i]
-		// Read the chain: seen keeps each slot's pointer (nil included) in
-		// chain order, buf the non-nil ones.
-		all := seen[:0]
-		for b := root; b != nil; b = b.next.Load() {
-			for s := range b.slots {
-				all = append(all, b.slots[s].Load())
-			}
-		}
-		buf := stack[:0]
-		for _, e := range all {
-			if e != nil {
-				buf = append(buf, e)
-			}
-		}
-		if len(buf) == 0 {
-			continue
-		}
-		// Re-read and compare.
-		changed := false
-		j := 0
-	verify:
-		for b := root; b != nil && j < len(all); b = b.next.Load() {
-			for s := range b.slots {
-				if j == len(all) {
-					break verify
+		root := t.bucketAt(uint64(i))
+		var es []*entry[K, V]
+		if root.next.Load() == nil {
+			// The common case: one bucket, at most 5 entries.
+			n := 0
+			for w := root.meta.Load() & occupiedBits; w != 0; w &= w - 1 {
+				s := slotOf(w)
+				if e := root.slotAt(s).Load(); e != nil {
+					one[n], where[n] = e, uint8(s)
+					n++
 				}
-				if b.slots[s].Load() != all[j] {
-					changed = true
-					break verify
+			}
+			if n == 0 {
+				continue
+			}
+			es = one[:n]
+			for j := 1; j < n; j++ { // one entry has no duplicate to drop
+				if j == 1 && root.slotAt(int(where[0])).Load() != one[0] ||
+					root.slotAt(int(where[j])).Load() != one[j] {
+					es = dedupByKey(es)
+					break
 				}
-				j++
+			}
+		} else {
+			long, slots = long[:0], slots[:0]
+			for b := root; b != nil; b = b.next.Load() {
+				for w := b.meta.Load() & occupiedBits; w != 0; w &= w - 1 {
+					s := b.slotAt(slotOf(w))
+					if e := s.Load(); e != nil {
+						long = append(long, e)
+						slots = append(slots, s)
+					}
+				}
+			}
+			es = long
+			for j, s := range slots {
+				if s.Load() != long[j] {
+					es = dedupByKey(es)
+					break
+				}
 			}
 		}
-		if changed {
-			buf = dedupByKey(buf)
-		}
-		for _, e := range buf {
-			if !yield(e) {
+		for _, e := range es {
+			if f != nil {
+				if !f(e.key, e.value) {
+					return
+				}
+			} else if !fe(e) {
 				return
 			}
 		}

@@ -93,3 +93,27 @@ func BenchmarkMicroStore(b *testing.B) {
 		}
 	})
 }
+
+func BenchmarkMicroRange(b *testing.B) {
+	keys := bench.StringKeys(1 << 16)
+	b.Run("xsync", func(b *testing.B) {
+		m := xsync.NewMap[string, int]()
+		for i, k := range keys {
+			m.Store(k, i)
+		}
+		b.ResetTimer()
+		for range b.N {
+			m.RangeRelaxed(func(string, int) bool { return true })
+		}
+	})
+	b.Run("mapguard", func(b *testing.B) {
+		m := mapguard.NewMap[string, int]()
+		for i, k := range keys {
+			m.Store(k, i)
+		}
+		b.ResetTimer()
+		for range b.N {
+			m.Range(func(string, int) bool { return true })
+		}
+	})
+}
