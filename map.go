@@ -692,11 +692,12 @@ func (m *Map[K, V]) walk(f func(K, V) bool, fe func(*entry[K, V]) bool) {
 				continue
 			}
 			es = one[:n]
-			for j := 1; j < n; j++ { // one entry has no duplicate to drop
-				if j == 1 && root.slotAt(int(where[0])).Load() != one[0] ||
-					root.slotAt(int(where[j])).Load() != one[j] {
-					es = dedupByKey(es)
-					break
+			if n > 1 { // one entry has no duplicate to drop
+				for j := range n {
+					if root.slotAt(int(where[j])).Load() != one[j] {
+						es = dedupByKey(es)
+						break
+					}
 				}
 			}
 		} else {
