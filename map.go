@@ -60,6 +60,10 @@ func (m *Map[K, V]) init() *table[K, V] {
 	if t := m.table.Load(); t != nil {
 		return t
 	}
+	return m.initSlow()
+}
+
+func (m *Map[K, V]) initSlow() *table[K, V] {
 	h := newHasher[K]()
 	if m.collide {
 		h.kind = hashCollide
@@ -143,11 +147,11 @@ const (
 	outShrink         // a deletion emptied a bucket: maybe shrink
 )
 
-// mutate applies req to key and returns the operation's two results, whose
+// mutate applies req to key, whose hash is h, and returns the operation's two results, whose
 // meaning depends on req.op (see each caller).
-func (m *Map[K, V]) mutate(key K, req *request[K, V]) (V, bool) {
+func (m *Map[K, V]) mutate(key K, h uint64, req *request[K, V]) (V, bool) {
 	for {
-		t, root, idx, h := m.lockChain(key)
+		t, root, idx := m.lockChain(h)
 		v, ok, delta, out := m.mutateLocked(t, root, h, key, req)
 		if delta != 0 {
 			t.addSize(idx, delta)
@@ -382,17 +386,19 @@ func (m *Map[K, V]) help(r *resize[K, V]) {
 
 // Store sets the value for key.
 func (m *Map[K, V]) Store(key K, value V) {
-	m.swap(key, &entry[K, V]{key: key, value: value})
+	_, h := m.hashOf(key)
+	m.swap(key, h, &entry[K, V]{key: key, value: value})
 }
 
 // LoadOrStore returns the existing value for key if present. Otherwise it
 // stores value and returns it. The loaded result is true if the value was
 // loaded, false if stored. A present key is found without taking a lock.
 func (m *Map[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool) {
-	if v, ok := m.Load(key); ok {
-		return v, true
+	t, h := m.hashOf(key)
+	if e := t.lookup(key, h); e != nil {
+		return e.value, true
 	}
-	return m.mutate(key, &request[K, V]{op: opLoadOrStore, value: value, fresh: &entry[K, V]{key: key, value: value}})
+	return m.mutate(key, h, &request[K, V]{op: opLoadOrStore, value: value, fresh: &entry[K, V]{key: key, value: value}})
 }
 
 // LoadAndStore stores value for key and returns the previous value, if any.
@@ -405,33 +411,44 @@ func (m *Map[K, V]) LoadAndStore(key K, value V) (previous V, loaded bool) {
 // Swap stores value for key and returns the previous value, if any. The
 // loaded result reports whether the key was present.
 func (m *Map[K, V]) Swap(key K, value V) (previous V, loaded bool) {
-	if prev := m.swap(key, &entry[K, V]{key: key, value: value}); prev != nil {
+	_, h := m.hashOf(key)
+	if prev := m.swap(key, h, &entry[K, V]{key: key, value: value}); prev != nil {
 		return prev.value, true
 	}
 	return previous, false
 }
 
-// lockChain locks the root bucket of key's chain in the current table,
-// helping any resize in progress first, and returns the table, the locked
-// root bucket, its index and the key's hash. Holding root.mu with no resize
-// running means the write lands in the current table: a resize installs
-// m.resizing before copying, and copies each chain under its root's mu.
-func (m *Map[K, V]) lockChain(key K) (t *table[K, V], root *bucket[K, V], idx, h uint64) {
+// hashOf returns the current table, installing the first one if needed,
+// and key's hash. Every table of a map hashes alike, so the hash stays
+// valid across resizes and each operation computes it once. The switch is
+// table.hash written out, as in Load: hashing is the costliest step of a
+// small-map write after the lock and the allocation.
+func (m *Map[K, V]) hashOf(key K) (t *table[K, V], h uint64) {
+	t = m.init()
+	switch t.hasher.kind {
+	case hash64:
+		h = mixInt(t.hasher.intSeed, *(*uint64)(unsafe.Pointer(&key)))
+	case hashString:
+		h = maphash.String(t.hasher.seed, *(*string)(unsafe.Pointer(&key)))
+	default:
+		h = hashKey(&t.hasher, key)
+	}
+	return t, h
+}
+
+// lockChain locks the root bucket of the chain for hash h in the current
+// table, helping any resize in progress first, and returns the table, the
+// locked root bucket and its index. Holding root.mu with no resize running
+// means the write lands in the current table: a resize installs m.resizing
+// before copying, and copies each chain under its root's mu.
+func (m *Map[K, V]) lockChain(h uint64) (t *table[K, V], root *bucket[K, V], idx uint64) {
 	for {
-		t = m.init()
-		switch t.hasher.kind { // table.hash, inlined by hand as in Load
-		case hash64:
-			h = mixInt(t.hasher.intSeed, *(*uint64)(unsafe.Pointer(&key)))
-		case hashString:
-			h = maphash.String(t.hasher.seed, *(*string)(unsafe.Pointer(&key)))
-		default:
-			h = hashKey(&t.hasher, key)
-		}
+		t = m.table.Load()
 		idx = t.indexOf(h)
 		root = t.bucketAt(idx)
 		root.mu.Lock()
 		if m.resizing.Load() == nil && m.table.Load() == t {
-			return t, root, idx, h
+			return t, root, idx
 		}
 		root.mu.Unlock()
 		if r := m.resizing.Load(); r != nil {
@@ -440,13 +457,13 @@ func (m *Map[K, V]) lockChain(key K) (t *table[K, V], root *bucket[K, V], idx, h
 	}
 }
 
-// swap stores ne for its key and returns the entry it replaced, or nil.
+// swap stores ne for its key, whose hash is h, and returns the entry it replaced, or nil.
 // It is mutate specialised for the commonest write: no request, no
 // decision, no deferred unlock (nothing between Lock and Unlock can panic:
 // a key that cannot be compared already panicked while being hashed).
-func (m *Map[K, V]) swap(key K, ne *entry[K, V]) *entry[K, V] {
+func (m *Map[K, V]) swap(key K, h uint64, ne *entry[K, V]) *entry[K, V] {
 	for {
-		t, root, idx, h := m.lockChain(key)
+		t, root, idx := m.lockChain(h)
 		tag := tagOf(h)
 		var (
 			eb   *bucket[K, V]
@@ -484,20 +501,21 @@ func (m *Map[K, V]) swap(key K, ne *entry[K, V]) *entry[K, V] {
 // any. The loaded result reports whether the key was present. An absent key
 // is detected without taking a lock.
 func (m *Map[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
-	if _, ok := m.Load(key); !ok {
+	t, h := m.hashOf(key)
+	if t.lookup(key, h) == nil {
 		return value, false
 	}
-	if e := m.delete(key); e != nil {
+	if e := m.delete(key, h); e != nil {
 		return e.value, true
 	}
 	return value, false
 }
 
-// delete deletes key and returns the entry it removed, or nil. Like swap,
+// delete deletes key, whose hash is h, and returns the entry it removed, or nil. Like swap,
 // it is mutate specialised, with no deferred unlock because nothing
 // between Lock and Unlock can panic.
-func (m *Map[K, V]) delete(key K) *entry[K, V] {
-	t, root, idx, h := m.lockChain(key)
+func (m *Map[K, V]) delete(key K, h uint64) *entry[K, V] {
+	t, root, idx := m.lockChain(h)
 	tag := tagOf(h)
 	for b := root; b != nil; b = b.next.Load() {
 		meta := b.meta.Load()
@@ -524,8 +542,8 @@ func (m *Map[K, V]) delete(key K) *entry[K, V] {
 
 // Delete deletes the value for key.
 func (m *Map[K, V]) Delete(key K) {
-	if _, ok := m.Load(key); ok {
-		m.delete(key)
+	if t, h := m.hashOf(key); t.lookup(key, h) != nil {
+		m.delete(key, h)
 	}
 }
 
@@ -534,10 +552,11 @@ func (m *Map[K, V]) Delete(key K) {
 // is not comparable, as sync.Map does.
 func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
 	checkComparable[V]("CompareAndSwap")
-	if v, ok := m.Load(key); !ok || !valuesEqual(v, old) {
+	t, h := m.hashOf(key)
+	if e := t.lookup(key, h); e == nil || !valuesEqual(e.value, old) {
 		return false
 	}
-	_, swapped = m.mutate(key, &request[K, V]{op: opCompareSwap, value: new, old: old, fresh: &entry[K, V]{key: key, value: new}})
+	_, swapped = m.mutate(key, h, &request[K, V]{op: opCompareSwap, value: new, old: old, fresh: &entry[K, V]{key: key, value: new}})
 	return swapped
 }
 
@@ -546,10 +565,11 @@ func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
 // comparable, as sync.Map does.
 func (m *Map[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
 	checkComparable[V]("CompareAndDelete")
-	if v, ok := m.Load(key); !ok || !valuesEqual(v, old) {
+	t, h := m.hashOf(key)
+	if e := t.lookup(key, h); e == nil || !valuesEqual(e.value, old) {
 		return false
 	}
-	_, deleted = m.mutate(key, &request[K, V]{op: opCompareDelete, old: old})
+	_, deleted = m.mutate(key, h, &request[K, V]{op: opCompareDelete, old: old})
 	return deleted
 }
 
@@ -576,10 +596,11 @@ const (
 // left as it was, its lock released. If fn cancels, LoadOrCompute returns
 // the zero value and false.
 func (m *Map[K, V]) LoadOrCompute(key K, fn func() (value V, cancel bool)) (actual V, loaded bool) {
-	if v, ok := m.Load(key); ok {
-		return v, true
+	t, h := m.hashOf(key)
+	if e := t.lookup(key, h); e != nil {
+		return e.value, true
 	}
-	return m.mutate(key, &request[K, V]{op: opLoadOrCompute, create: fn})
+	return m.mutate(key, h, &request[K, V]{op: opLoadOrCompute, create: fn})
 }
 
 // Compute calls fn with the current value for key (and whether it is
@@ -593,7 +614,8 @@ func (m *Map[K, V]) LoadOrCompute(key K, fn func() (value V, cancel bool)) (actu
 // same map. If fn panics, the panic propagates to the caller and the map is
 // left as it was, its lock released.
 func (m *Map[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op ComputeOp)) (actual V, ok bool) {
-	return m.mutate(key, &request[K, V]{op: opCompute, compute: fn})
+	_, h := m.hashOf(key)
+	return m.mutate(key, h, &request[K, V]{op: opCompute, compute: fn})
 }
 
 // DeleteFunc deletes every entry for which del returns true and returns the
@@ -605,7 +627,8 @@ func (m *Map[K, V]) DeleteFunc(del func(key K, value V) bool) int {
 	n := 0
 	m.walk(nil, func(e *entry[K, V]) bool {
 		if del(e.key, e.value) {
-			if _, ok := m.mutate(e.key, &request[K, V]{op: opDeleteEntry, ent: e}); ok {
+			_, h := m.hashOf(e.key)
+			if _, ok := m.mutate(e.key, h, &request[K, V]{op: opDeleteEntry, ent: e}); ok {
 				n++
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -768,5 +769,36 @@ func TestDedupKeepsFirstOfEachKey(t *testing.T) {
 	}
 	if got := mapguard.DedupKeys(big); !slices.Equal(got, want) {
 		t.Fatalf("DedupKeys(40 keys, 25 distinct) = %v; want %v", got, want)
+	}
+}
+
+// TestShrinkReturnsMemory checks that mass deletion gives the table's
+// memory back to the heap, not just that a counter says it shrank.
+func TestShrinkReturnsMemory(t *testing.T) {
+	const n = 200_000
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	m := mapguard.NewMap[int, int]()
+	base := heap()
+	for i := range n {
+		m.Store(i, i)
+	}
+	full := heap()
+	for i := range n {
+		m.Delete(i)
+	}
+	empty := heap()
+	runtime.KeepAlive(m)
+	grown := int64(full) - int64(base)
+	left := int64(empty) - int64(base)
+	if grown < n*16 {
+		t.Fatalf("filling %d entries grew the heap by only %d bytes; the measurement is broken", n, grown)
+	}
+	if left > grown/20 {
+		t.Fatalf("after deleting all %d entries the map still holds %d of the %d bytes it grew by", n, left, grown)
 	}
 }

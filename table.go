@@ -1,7 +1,6 @@
 package mapguard
 
 import (
-	"hash/maphash"
 	"math/bits"
 	"sync"
 	"sync/atomic"
@@ -148,18 +147,6 @@ func setTag(meta uint64, slot int, tag uint8) uint64 {
 	return meta&^(0xff<<shift) | uint64(tag)<<shift
 }
 
-// hash hashes key. The two commonest kinds are tested here, small enough to
-// be inlined into the hot paths; the rest go through hashKey.
-func (t *table[K, V]) hash(key K) uint64 {
-	switch t.hasher.kind {
-	case hash64:
-		return mixInt(t.hasher.intSeed, *(*uint64)(unsafe.Pointer(&key)))
-	case hashString:
-		return maphash.String(t.hasher.seed, *(*string)(unsafe.Pointer(&key)))
-	}
-	return hashKey(&t.hasher, key)
-}
-
 // bucketAt returns &t.buckets[i] without a bounds check; i comes from
 // indexOf, which masks it below len(t.buckets).
 func (t *table[K, V]) bucketAt(i uint64) *bucket[K, V] {
@@ -194,6 +181,20 @@ func (t *table[K, V]) insertLocked(eb *bucket[K, V], es int, last *bucket[K, V],
 	last.next.Store(nb)
 	t.overflow.Add(1)
 	return true
+}
+
+// lookup returns the entry for key, whose hash is h, or nil. It takes no
+// lock and writes nothing; Load is the same loop, written out.
+func (t *table[K, V]) lookup(key K, h uint64) *entry[K, V] {
+	tag := tagOf(h)
+	for b := t.bucketAt(t.indexOf(h)); b != nil; b = b.next.Load() {
+		for w := matchTag(b.meta.Load(), tag); w != 0; w &= w - 1 {
+			if e := b.slotAt(slotOf(w)).Load(); e != nil && e.key == key {
+				return e
+			}
+		}
+	}
+	return nil
 }
 
 func (t *table[K, V]) addSize(idx uint64, delta int64) {
@@ -286,7 +287,7 @@ func (r *resize[K, V]) copyChunk(c int64) int64 {
 				for b := root; b != nil; b = b.next.Load() {
 					for s := range b.slots {
 						if e := b.slots[s].Load(); e != nil {
-							to.insertUnlocked(e, to.hash(e.key))
+							to.insertUnlocked(e, hashKey(&to.hasher, e.key))
 							copied++
 						}
 					}
