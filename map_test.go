@@ -72,7 +72,7 @@ func conformance(t *testing.T, test func(t *testing.T, size int, ops mapOps)) {
 		run("struct/"+c.name, 500, newOps(structKeys(), c))
 	}
 	for _, c := range constructors[uint8, int]() {
-		run("uint8/"+c.name, 255, newOps(uint8Keys(), c))
+		run("uint8/"+c.name, 127, newOps(uint8Keys(), c))
 	}
 }
 
@@ -801,4 +801,29 @@ func TestShrinkReturnsMemory(t *testing.T) {
 	if left > grown/20 {
 		t.Fatalf("after deleting all %d entries the map still holds %d of the %d bytes it grew by", n, left, grown)
 	}
+}
+
+// TestComputeRunsFnOnceAcrossGrowth pins a bug found in review: an insert
+// by Compute or LoadOrCompute that met a full chain in a table due to grow
+// ran fn, then grew the table and retried, running fn a second time.
+func TestComputeRunsFnOnceAcrossGrowth(t *testing.T) {
+	conformance(t, func(t *testing.T, size int, ops mapOps) {
+		calls := 0
+		for i := range size {
+			ops.compute(i, func(int, bool) (int, mapguard.ComputeOp) {
+				calls++
+				return i, mapguard.UpdateOp
+			})
+			if calls != 2*i+1 {
+				t.Fatalf("Compute of new key %d ran fn %d times in all; want %d", i, calls, 2*i+1)
+			}
+			ops.loadOrCompute(i+size, func() (int, bool) {
+				calls++
+				return i, false
+			})
+			if calls != 2*i+2 {
+				t.Fatalf("LoadOrCompute of new key %d ran fn %d times in all; want %d", i+size, calls, 2*i+2)
+			}
+		}
+	})
 }

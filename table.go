@@ -159,42 +159,31 @@ func (b *bucket[K, V]) slotAt(i int) *atomic.Pointer[entry[K, V]] {
 	return (*atomic.Pointer[entry[K, V]])(unsafe.Add(unsafe.Pointer(&b.slots), uintptr(i)*ptrSize))
 }
 
+// mustGrow reports whether an insertion into a chain with no empty slot
+// should grow the table rather than chain a new overflow bucket: only when
+// the whole table is over maxLoad, so that a few long chains (a poor or
+// adversarial hash) never cause growth on their own.
+func (t *table[K, V]) mustGrow() bool {
+	return float64(t.size()) >= float64(len(t.buckets))*slotsPerBucket*maxLoad
+}
+
 // insertLocked stores ne, whose key is not in the chain, in the first empty
 // slot (eb, es), or if there is none (eb == nil) in a new overflow bucket
-// after last, the chain's last bucket, if the table is under maxLoad. It
-// reports false if the table should grow instead. It must be called with
-// the chain's root mu held.
-func (t *table[K, V]) insertLocked(eb *bucket[K, V], es int, last *bucket[K, V], tag uint8, ne *entry[K, V]) bool {
+// after last, the chain's last bucket. Callers check mustGrow first. It
+// must be called with the chain's root mu held.
+func (t *table[K, V]) insertLocked(eb *bucket[K, V], es int, last *bucket[K, V], tag uint8, ne *entry[K, V]) {
 	if eb != nil {
 		// Tag first: a reader that matches it before the entry is stored
 		// sees a nil slot and moves on.
 		eb.meta.Store(setTag(eb.meta.Load(), es, tag))
 		eb.slotAt(es).Store(ne)
-		return true
-	}
-	if float64(t.size()) >= float64(len(t.buckets))*slotsPerBucket*maxLoad {
-		return false
+		return
 	}
 	nb := new(bucket[K, V])
 	nb.meta.Store(uint64(tag))
 	nb.slots[0].Store(ne)
 	last.next.Store(nb)
 	t.overflow.Add(1)
-	return true
-}
-
-// lookup returns the entry for key, whose hash is h, or nil. It takes no
-// lock and writes nothing; Load is the same loop, written out.
-func (t *table[K, V]) lookup(key K, h uint64) *entry[K, V] {
-	tag := tagOf(h)
-	for b := t.bucketAt(t.indexOf(h)); b != nil; b = b.next.Load() {
-		for w := matchTag(b.meta.Load(), tag); w != 0; w &= w - 1 {
-			if e := b.slotAt(slotOf(w)).Load(); e != nil && e.key == key {
-				return e
-			}
-		}
-	}
-	return nil
 }
 
 func (t *table[K, V]) addSize(idx uint64, delta int64) {
