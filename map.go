@@ -156,8 +156,8 @@ const (
 	outShrink         // a deletion emptied a bucket: maybe shrink
 )
 
-// mutate applies req to key, whose hash is h, and returns the operation's two results, whose
-// meaning depends on req.op (see each caller).
+// mutate applies req to key, whose hash is h, and returns the operation's
+// two results, whose meaning depends on req.op (see each caller).
 func (m *Map[K, V]) mutate(key K, h uint64, req *request[K, V]) (V, bool) {
 	for {
 		t, root, idx := m.lockChain(h)
