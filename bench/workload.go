@@ -70,6 +70,10 @@ func (r *rng) next() uint64 {
 
 var seeds atomic.Uint64
 
+// newRNG returns a generator seeded differently from every other one in
+// the process, so parallel goroutines draw different keys.
+func newRNG() rng { return rng(seeds.Add(1) * 0x9e3779b97f4a7c15) }
+
 // RunMix runs mix on m, prefilled with keys (len(keys) must be a power of
 // two), from GOMAXPROCS goroutines.
 func RunMix[K comparable](b *testing.B, m Map[K], keys []K, mix Mix) {
@@ -84,7 +88,7 @@ func RunMix[K comparable](b *testing.B, m Map[K], keys []K, mix Mix) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		r := rng(seeds.Add(1) * 0x9e3779b97f4a7c15)
+		r := newRNG()
 		for pb.Next() {
 			x := r.next()
 			k := keys[x&mask]
@@ -107,7 +111,7 @@ func RunLoadOrStoreHot[K comparable](b *testing.B, m Map[K], keys []K) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		r := rng(seeds.Add(1) * 0x9e3779b97f4a7c15)
+		r := newRNG()
 		for pb.Next() {
 			x := r.next()
 			m.LoadOrStore(keys[x%HotKeys], int(x))
@@ -131,7 +135,7 @@ func RunRangeWhileWriting[K comparable](b *testing.B, m Map[K], keys []K) {
 	ready.Add(writers)
 	for range writers {
 		wg.Go(func() {
-			r := rng(seeds.Add(1) * 0x9e3779b97f4a7c15)
+			r := newRNG()
 			ready.Done()
 			n := int64(0)
 			for !stop.Load() {
