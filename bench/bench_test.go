@@ -12,7 +12,7 @@ import (
 func TestImplsAgree(t *testing.T) {
 	keys := bench.StringKeys(64)
 	var want map[string]int
-	for _, im := range bench.Impls() {
+	for _, im := range append(bench.Impls(), bench.ReadMostlyImpl()) {
 		m := im.Strings()
 		for i, k := range keys {
 			m.Store(k, i)

@@ -73,6 +73,43 @@ func Impls() []Impl {
 	}
 }
 
+// ReadMostlyImpl is mapguard.ReadMostly, the copy-on-write map. It is not
+// in Impls: each of its writes copies the whole map, so the write-heavy
+// mixes would measure map copies. The read benchmarks add it.
+func ReadMostlyImpl() Impl {
+	return Impl{
+		Name:        "readmostly",
+		Description: "mapguard.ReadMostly (copy-on-write)",
+		Strings:     func() Map[string] { return &readMostly[string]{} },
+		Ints:        func() Map[int] { return &readMostly[int]{} },
+	}
+}
+
+type readMostly[K comparable] struct{ mapguard.ReadMostly[K, int] }
+
+func (r *readMostly[K]) LoadOrStore(key K, value int) (int, bool) {
+	var actual int
+	loaded := false
+	r.Update(func(tx *mapguard.Tx[K, int]) error {
+		actual, loaded = tx.Load(key)
+		if !loaded {
+			tx.Store(key, value)
+			actual = value
+		}
+		return nil
+	})
+	return actual, loaded
+}
+
+func (r *readMostly[K]) fillIndexes(keys []K) {
+	r.Update(func(tx *mapguard.Tx[K, int]) error {
+		for i, k := range keys {
+			tx.Store(k, i)
+		}
+		return nil
+	})
+}
+
 // ImplNames returns the names of Impls, in order.
 func ImplNames() []string {
 	var names []string

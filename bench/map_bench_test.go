@@ -73,3 +73,48 @@ func BenchmarkMemory(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReads is reads=100% on a prefilled map, with the copy-on-write
+// ReadMostly beside every implementation.
+func BenchmarkReads(b *testing.B) {
+	impls := append(bench.Impls(), bench.ReadMostlyImpl())
+	for _, size := range bench.Sizes() {
+		strs, ints := bench.StringKeys(size), bench.IntKeys(size)
+		for _, im := range impls {
+			b.Run(fmt.Sprintf("keys=string/size=%d/impl=%s", size, im.Name), func(b *testing.B) {
+				bench.RunMix(b, im.Strings(), strs, bench.Mix{ReadPct: 100})
+			})
+			b.Run(fmt.Sprintf("keys=int/size=%d/impl=%s", size, im.Name), func(b *testing.B) {
+				bench.RunMix(b, im.Ints(), ints, bench.Mix{ReadPct: 100})
+			})
+		}
+	}
+}
+
+// BenchmarkStoreCost is the cost of one Store into a map of n entries:
+// O(n) for ReadMostly, which copies the map, O(1) for the others.
+func BenchmarkStoreCost(b *testing.B) {
+	for _, n := range []int{1000, 100_000} {
+		keys := bench.IntKeys(n)
+		for _, im := range []bench.Impl{mapguardImpl(), bench.ReadMostlyImpl()} {
+			b.Run(fmt.Sprintf("entries=%d/impl=%s", n, im.Name), func(b *testing.B) {
+				m := im.Ints()
+				bench.Fill(m, keys)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := range b.N {
+					m.Store(keys[i%n], i)
+				}
+			})
+		}
+	}
+}
+
+func mapguardImpl() bench.Impl {
+	for _, im := range bench.Impls() {
+		if im.Name == "mapguard" {
+			return im
+		}
+	}
+	panic("no mapguard in bench.Impls")
+}

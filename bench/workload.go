@@ -49,8 +49,13 @@ func IntKeys(n int) []int {
 	return keys
 }
 
-// Fill stores every key, with its index as the value.
+// Fill stores every key, with its index as the value. A map whose writes
+// copy it (ReadMostly) is filled with one batch, not one copy per key.
 func Fill[K comparable](m Map[K], keys []K) {
+	if bf, ok := m.(interface{ fillIndexes(keys []K) }); ok {
+		bf.fillIndexes(keys)
+		return
+	}
 	for i, k := range keys {
 		m.Store(k, i)
 	}
