@@ -3,6 +3,7 @@ package bench_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/mapguard/mapguard/bench"
 )
@@ -117,4 +118,26 @@ func mapguardImpl() bench.Impl {
 		}
 	}
 	panic("no mapguard in bench.Impls")
+}
+
+// BenchmarkLoadTest: 2, 8 and 64 goroutines Load random keys of 65,536
+// string keys for one second while one writer Stores every 10 ms. It
+// reports reads/s and the p99 GC pause (gc-p99-ns) of the window; ns/op is
+// wall time per read over all readers.
+func BenchmarkLoadTest(b *testing.B) {
+	keys := bench.StringKeys(1 << 16)
+	for _, readers := range []int{2, 8, 64} {
+		for _, im := range append(bench.Impls(), bench.ReadMostlyImpl()) {
+			b.Run(fmt.Sprintf("readers=%d/impl=%s", readers, im.Name), func(b *testing.B) {
+				var res bench.LoadResult
+				for range b.N {
+					res = bench.RunLoadTest(im.Strings(), keys, readers, time.Second, 10*time.Millisecond)
+				}
+				b.ReportMetric(1e9/res.ReadsPerSec, "ns/op")
+				b.ReportMetric(res.ReadsPerSec, "reads/s")
+				b.ReportMetric(float64(res.GCPauseP99.Nanoseconds()), "gc-p99-ns")
+				b.ReportMetric(float64(res.GCPauses), "gc-pauses")
+			})
+		}
+	}
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"runtime/metrics"
 	"sync"
@@ -212,4 +213,95 @@ func GCCPUPerCycle[K comparable](newMap func() Map[K], keys []K, cycles int) tim
 	metrics.Read(sample)
 	runtime.KeepAlive(m)
 	return time.Duration((sample[0].Value.Float64() - before) / float64(cycles) * 1e9)
+}
+
+// LoadResult is what RunLoadTest measured.
+type LoadResult struct {
+	ReadsPerSec float64       // Loads completed per second, all readers together
+	Writes      int           // Stores the writer made
+	GCPauseP99  time.Duration // 99th percentile stop-the-world GC pause in the window
+	GCPauses    uint64        // GC pauses in the window
+}
+
+// RunLoadTest runs readers goroutines calling Load on random keys of m,
+// prefilled with keys, for d, while one writer Stores a random key every
+// writeEvery. It reports the read throughput and the GC pauses of the
+// window (runtime/metrics /sched/pauses/total/gc:seconds): the load of a
+// config or routing table served to many request goroutines.
+func RunLoadTest[K comparable](m Map[K], keys []K, readers int, d, writeEvery time.Duration) LoadResult {
+	Fill(m, keys)
+	runtime.GC()
+	pauses := []metrics.Sample{{Name: "/sched/pauses/total/gc:seconds"}}
+	metrics.Read(pauses)
+	before := pauses[0].Value.Float64Histogram()
+	beforeCounts := append([]uint64(nil), before.Counts...)
+
+	var (
+		stop  atomic.Bool
+		reads atomic.Int64
+		wg    sync.WaitGroup
+	)
+	start := time.Now()
+	for range readers {
+		wg.Go(func() {
+			r := newRNG()
+			n := int64(0)
+			for !stop.Load() {
+				for range 256 {
+					m.Load(keys[r.next()%uint64(len(keys))])
+				}
+				n += 256
+			}
+			reads.Add(n)
+		})
+	}
+	writes := 0
+	wg.Go(func() {
+		r := newRNG()
+		tick := time.NewTicker(writeEvery)
+		defer tick.Stop()
+		for !stop.Load() {
+			<-tick.C
+			x := r.next()
+			m.Store(keys[x%uint64(len(keys))], int(x))
+			writes++
+		}
+	})
+	time.Sleep(d)
+	stop.Store(true)
+	wg.Wait()
+	elapsed := time.Since(start)
+
+	metrics.Read(pauses)
+	after := pauses[0].Value.Float64Histogram()
+	res := LoadResult{ReadsPerSec: float64(reads.Load()) / elapsed.Seconds(), Writes: writes}
+	delta := make([]uint64, len(after.Counts))
+	for i := range delta {
+		delta[i] = after.Counts[i] - beforeCounts[i]
+		res.GCPauses += delta[i]
+	}
+	res.GCPauseP99 = histogramQuantile(after.Buckets, delta, res.GCPauses, 0.99)
+	return res
+}
+
+// histogramQuantile returns the upper bound of the bucket holding the q
+// quantile of counts (total of them), in seconds as a Duration; zero if
+// there are no samples.
+func histogramQuantile(bounds []float64, counts []uint64, total uint64, q float64) time.Duration {
+	if total == 0 {
+		return 0
+	}
+	rank := uint64(math.Ceil(q * float64(total)))
+	var seen uint64
+	for i, c := range counts {
+		seen += c
+		if seen >= rank {
+			upper := bounds[i+1]
+			if math.IsInf(upper, 1) {
+				upper = bounds[i]
+			}
+			return time.Duration(upper * 1e9)
+		}
+	}
+	return 0
 }
