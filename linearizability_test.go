@@ -198,8 +198,10 @@ func TestLinearizable(t *testing.T) {
 	clients := max(4, 2*runtime.GOMAXPROCS(0))
 	for _, c := range constructors[int, int]() {
 		t.Run(c.name, func(t *testing.T) {
+			// Record at least rounds histories, and more (up to 5x) until a
+			// resize has run under one of them.
 			var resizes uint64
-			for round := range rounds {
+			for round := 0; round < rounds || resizes == 0 && c.name != "WithPresize" && round < 5*rounds; round++ {
 				m := c.make()
 				history := recordHistory(m, clients, 150, 3, uint64(round))
 				s := m.Stats()
