@@ -25,7 +25,6 @@ const (
 	linDelete
 	linCompareAndSwap
 	linCompute
-	linOps
 )
 
 var linOpNames = [...]string{"Load", "Store", "LoadOrStore", "LoadAndDelete", "Delete", "CompareAndSwap", "Compute"}
@@ -116,16 +115,79 @@ var linModel = porcupine.Model{
 	},
 }
 
-// recordHistory runs clients goroutines doing perClient random operations
-// on a few hot keys of m, while a churner grows and shrinks the table with
-// other keys, and returns the history.
-func recordHistory(m *mapguard.Map[int, int], clients, perClient, hotKeys int, seed uint64) []porcupine.Operation {
+// recordHistory runs clients goroutines each doing perClient random
+// operations, drawn from ops, on hotKeys keys through do, while background
+// (if not nil) runs until they finish, and returns the history.
+func recordHistory(do func(linInput) linOutput, ops []linOp, clients, perClient, hotKeys int, seed uint64, background func(stop <-chan struct{})) []porcupine.Operation {
 	var clock atomic.Int64
 	history := make([][]porcupine.Operation, clients)
 	stop := make(chan struct{})
-	var churn sync.WaitGroup
-	churn.Go(func() {
-		for round := 0; ; round++ {
+	var bg sync.WaitGroup
+	if background != nil {
+		bg.Go(func() { background(stop) })
+	}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(seed, uint64(c)))
+			<-start
+			for range perClient {
+				if r.IntN(8) == 0 {
+					runtime.Gosched() // let other clients interleave
+				}
+				in := linInput{op: ops[r.IntN(len(ops))], key: r.IntN(hotKeys), value: r.IntN(9) + 1, old: r.IntN(4)}
+				call := clock.Add(1)
+				out := do(in)
+				ret := clock.Add(1)
+				history[c] = append(history[c], porcupine.Operation{ClientId: c, Input: in, Call: call, Output: out, Return: ret})
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(stop)
+	bg.Wait()
+	var all []porcupine.Operation
+	for _, h := range history {
+		all = append(all, h...)
+	}
+	return all
+}
+
+// allLinOps is every recorded operation; Map supports them all.
+var allLinOps = []linOp{linLoad, linStore, linLoadOrStore, linLoadAndDelete, linDelete, linCompareAndSwap, linCompute}
+
+// mapOp runs one recorded operation on m.
+func mapOp(m *mapguard.Map[int, int]) func(linInput) linOutput {
+	return func(in linInput) (out linOutput) {
+		switch in.op {
+		case linLoad:
+			out.value, out.ok = m.Load(in.key)
+		case linStore:
+			m.Store(in.key, in.value)
+		case linLoadOrStore:
+			out.value, out.ok = m.LoadOrStore(in.key, in.value)
+		case linLoadAndDelete:
+			out.value, out.ok = m.LoadAndDelete(in.key)
+		case linDelete:
+			m.Delete(in.key)
+		case linCompareAndSwap:
+			out.ok = m.CompareAndSwap(in.key, in.old, in.value)
+		case linCompute:
+			out.value, out.ok = m.Compute(in.key, func(old int, loaded bool) (int, mapguard.ComputeOp) {
+				return computeStep(old, loaded, in.value)
+			})
+		}
+		return out
+	}
+}
+
+// churn grows and shrinks m's table with keys the clients never use, until
+// stop is closed.
+func churn(m *mapguard.Map[int, int]) func(stop <-chan struct{}) {
+	return func(stop <-chan struct{}) {
+		for {
 			for i := range 400 {
 				select {
 				case <-stop:
@@ -139,52 +201,7 @@ func recordHistory(m *mapguard.Map[int, int], clients, perClient, hotKeys int, s
 			}
 			runtime.Gosched()
 		}
-	})
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for c := range clients {
-		wg.Go(func() {
-			r := rand.New(rand.NewPCG(seed, uint64(c)))
-			<-start
-			for range perClient {
-				if r.IntN(8) == 0 {
-					runtime.Gosched() // let other clients interleave
-				}
-				in := linInput{op: linOp(r.IntN(int(linOps))), key: r.IntN(hotKeys), value: r.IntN(9) + 1, old: r.IntN(4)}
-				call := clock.Add(1)
-				var out linOutput
-				switch in.op {
-				case linLoad:
-					out.value, out.ok = m.Load(in.key)
-				case linStore:
-					m.Store(in.key, in.value)
-				case linLoadOrStore:
-					out.value, out.ok = m.LoadOrStore(in.key, in.value)
-				case linLoadAndDelete:
-					out.value, out.ok = m.LoadAndDelete(in.key)
-				case linDelete:
-					m.Delete(in.key)
-				case linCompareAndSwap:
-					out.ok = m.CompareAndSwap(in.key, in.old, in.value)
-				case linCompute:
-					out.value, out.ok = m.Compute(in.key, func(old int, loaded bool) (int, mapguard.ComputeOp) {
-						return computeStep(old, loaded, in.value)
-					})
-				}
-				ret := clock.Add(1)
-				history[c] = append(history[c], porcupine.Operation{ClientId: c, Input: in, Call: call, Output: out, Return: ret})
-			}
-		})
 	}
-	close(start)
-	wg.Wait()
-	close(stop)
-	churn.Wait()
-	var all []porcupine.Operation
-	for _, h := range history {
-		all = append(all, h...)
-	}
-	return all
 }
 
 // TestLinearizable records concurrent histories of single-key operations on
@@ -203,7 +220,7 @@ func TestLinearizable(t *testing.T) {
 			var resizes uint64
 			for round := 0; round < rounds || resizes == 0 && c.name != "WithPresize" && round < 5*rounds; round++ {
 				m := c.make()
-				history := recordHistory(m, clients, 150, 3, uint64(round))
+				history := recordHistory(mapOp(m), allLinOps, clients, 150, 3, uint64(round), churn(m))
 				s := m.Stats()
 				resizes += s.Grows + s.Shrinks
 				if res := porcupine.CheckOperationsTimeout(linModel, history, 20*time.Second); res != porcupine.Ok {

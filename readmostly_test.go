@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -273,65 +272,41 @@ func FuzzReadMostlyOps(f *testing.F) {
 // TestReadMostlyLinearizable checks recorded histories of Load, Store,
 // Delete and Compute-by-Update against the same sequential model as Map.
 func TestReadMostlyLinearizable(t *testing.T) {
+	ops := []linOp{linLoad, linStore, linDelete, linCompute}
 	for round := range 10 {
 		var m mapguard.ReadMostly[int, int]
-		var clock atomic.Int64
-		clients := 4
-		history := make([][]porcupine.Operation, clients)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for c := range clients {
-			wg.Go(func() {
-				<-start
-				for i := range 100 {
-					if i%3 == c%3 {
-						runtime.Gosched() // let the clients interleave
-					}
-					in := linInput{key: (i + c) % 3, value: (i*c)%9 + 1}
-					switch (i + c + round) % 4 {
-					case 0:
-						in.op = linLoad
-					case 1:
-						in.op = linStore
-					case 2:
-						in.op = linDelete
-					case 3:
-						in.op = linCompute
-					}
-					call := clock.Add(1)
-					var out linOutput
-					switch in.op {
-					case linLoad:
-						out.value, out.ok = m.Load(in.key)
-					case linStore:
-						m.Store(in.key, in.value)
-					case linDelete:
-						m.Delete(in.key)
-					case linCompute:
-						m.Update(func(tx *mapguard.Tx[int, int]) error {
-							old, loaded := tx.Load(in.key)
-							v, op := computeStep(old, loaded, in.value)
-							if op == mapguard.DeleteOp {
-								tx.Delete(in.key)
-							} else {
-								tx.Store(in.key, v)
-								out = linOutput{v, true}
-							}
-							return nil
-						})
-					}
-					history[c] = append(history[c], porcupine.Operation{ClientId: c, Input: in, Call: call, Output: out, Return: clock.Add(1)})
-				}
-			})
-		}
-		close(start)
-		wg.Wait()
-		var all []porcupine.Operation
-		for _, h := range history {
-			all = append(all, h...)
-		}
-		if res := porcupine.CheckOperations(linModel, all); !res {
+		history := recordHistory(readMostlyOp(&m), ops, 4, 100, 3, uint64(round), nil)
+		if !porcupine.CheckOperations(linModel, history) {
 			t.Fatalf("round %d: history is not linearizable", round)
 		}
+	}
+}
+
+// readMostlyOp runs one recorded operation on m; Compute is an Update.
+func readMostlyOp(m *mapguard.ReadMostly[int, int]) func(linInput) linOutput {
+	return func(in linInput) (out linOutput) {
+		switch in.op {
+		case linLoad:
+			out.value, out.ok = m.Load(in.key)
+		case linStore:
+			m.Store(in.key, in.value)
+		case linDelete:
+			m.Delete(in.key)
+		case linCompute:
+			m.Update(func(tx *mapguard.Tx[int, int]) error {
+				old, loaded := tx.Load(in.key)
+				v, op := computeStep(old, loaded, in.value)
+				if op == mapguard.DeleteOp {
+					tx.Delete(in.key)
+				} else {
+					tx.Store(in.key, v)
+					out = linOutput{v, true}
+				}
+				return nil
+			})
+		default:
+			panic(fmt.Sprintf("ReadMostly has no %s", linOpNames[in.op]))
+		}
+		return out
 	}
 }
