@@ -827,3 +827,25 @@ func TestComputeRunsFnOnceAcrossGrowth(t *testing.T) {
 		}
 	})
 }
+
+func TestStats(t *testing.T) {
+	m := mapguard.NewCollidingMap[int, int]()
+	for i := range 100 {
+		m.Store(i, i)
+	}
+	s := m.Stats()
+	// 100 entries in one chain of 5-slot buckets: 19 overflow buckets.
+	if s.Entries != 100 || s.OverflowBuckets != 19 {
+		t.Fatalf("colliding map with 100 entries: %+v; want 100 entries, 19 overflow buckets", s)
+	}
+	if want := float64(100) / float64(s.Buckets*5); s.LoadFactor != want {
+		t.Fatalf("LoadFactor = %v; want %v", s.LoadFactor, want)
+	}
+	if s.Capacity != s.Buckets*5*3/4 || s.SizeStripes < 1 || s.Resizing {
+		t.Fatalf("inconsistent stats: %+v", s)
+	}
+	var zero mapguard.Map[string, int]
+	if s := zero.Stats(); s.Entries != 0 || s.Buckets != 0 || s.MinBuckets != 8 {
+		t.Fatalf("zero Map stats: %+v", s)
+	}
+}
