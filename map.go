@@ -1,7 +1,6 @@
 package mapguard
 
 import (
-	"encoding/json"
 	"fmt"
 	"hash/maphash"
 	"iter"
@@ -838,20 +837,16 @@ func (m *Map[K, V]) MarshalJSON() ([]byte, error) {
 	for k, v := range m.All() {
 		plain[k] = v
 	}
-	b, err := json.Marshal(plain)
-	if err != nil {
-		return nil, fmt.Errorf("mapguard: encoding Map as JSON: %w", err)
-	}
-	return b, nil
+	return encodeJSON("Map", plain)
 }
 
 // UnmarshalJSON decodes a JSON object and stores its entries in the map,
 // keeping entries whose keys are not in the object, as encoding/json does
 // for a map[K]V. On error the map is left unchanged.
 func (m *Map[K, V]) UnmarshalJSON(data []byte) error {
-	var plain map[K]V
-	if err := json.Unmarshal(data, &plain); err != nil {
-		return fmt.Errorf("mapguard: decoding Map from JSON: %w", err)
+	plain, err := decodeJSON[K, V]("Map", data)
+	if err != nil {
+		return err
 	}
 	for k, v := range plain {
 		m.Store(k, v)

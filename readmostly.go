@@ -1,8 +1,6 @@
 package mapguard
 
 import (
-	"encoding/json"
-	"fmt"
 	"iter"
 	"maps"
 	"sync"
@@ -140,20 +138,16 @@ func (m *ReadMostly[K, V]) MarshalJSON() ([]byte, error) {
 	if cur == nil {
 		cur = map[K]V{}
 	}
-	b, err := json.Marshal(cur)
-	if err != nil {
-		return nil, fmt.Errorf("mapguard: encoding ReadMostly as JSON: %w", err)
-	}
-	return b, nil
+	return encodeJSON("ReadMostly", cur)
 }
 
 // UnmarshalJSON decodes a JSON object and stores its entries in one
 // Update, keeping entries whose keys are not in the object. On error the
 // map is unchanged.
 func (m *ReadMostly[K, V]) UnmarshalJSON(data []byte) error {
-	var plain map[K]V
-	if err := json.Unmarshal(data, &plain); err != nil {
-		return fmt.Errorf("mapguard: decoding ReadMostly from JSON: %w", err)
+	plain, err := decodeJSON[K, V]("ReadMostly", data)
+	if err != nil {
+		return err
 	}
 	return m.Update(func(tx *Tx[K, V]) error {
 		for k, v := range plain {

@@ -29,8 +29,6 @@ type Map[K comparable] interface {
 type Impl struct {
 	// Name is the short name used in benchmark names (impl=Name).
 	Name string
-	// Description says what the implementation is.
-	Description string
 	// Strings and Ints make an empty map with string or int keys.
 	Strings func() Map[string]
 	Ints    func() Map[int]
@@ -41,34 +39,29 @@ type Impl struct {
 func Impls() []Impl {
 	return []Impl{
 		{
-			Name:        "syncmap",
-			Description: "sync.Map (standard library)",
-			Strings:     func() Map[string] { return &syncMap[string]{} },
-			Ints:        func() Map[int] { return &syncMap[int]{} },
+			Name:    "syncmap",
+			Strings: func() Map[string] { return &syncMap[string]{} },
+			Ints:    func() Map[int] { return &syncMap[int]{} },
 		},
 		{
-			Name:        "xsync",
-			Description: "github.com/puzpuzpuz/xsync/v4 Map",
-			Strings:     func() Map[string] { return xsyncMap[string]{xsync.NewMap[string, int]()} },
-			Ints:        func() Map[int] { return xsyncMap[int]{xsync.NewMap[int, int]()} },
+			Name:    "xsync",
+			Strings: func() Map[string] { return xsyncMap[string]{xsync.NewMap[string, int]()} },
+			Ints:    func() Map[int] { return xsyncMap[int]{xsync.NewMap[int, int]()} },
 		},
 		{
-			Name:        "rwmutex",
-			Description: "builtin map guarded by sync.RWMutex",
-			Strings:     func() Map[string] { return &rwMap[string]{m: map[string]int{}} },
-			Ints:        func() Map[int] { return &rwMap[int]{m: map[int]int{}} },
+			Name:    "rwmutex",
+			Strings: func() Map[string] { return &rwMap[string]{m: map[string]int{}} },
+			Ints:    func() Map[int] { return &rwMap[int]{m: map[int]int{}} },
 		},
 		{
-			Name:        "cmap",
-			Description: "github.com/orcaman/concurrent-map/v2 (32 RWMutex shards)",
-			Strings:     func() Map[string] { return shardedMap[string]{cmap.New[int]()} },
-			Ints:        func() Map[int] { return shardedMap[int]{cmap.NewWithCustomShardingFunction[int, int](shardInt)} },
+			Name:    "cmap",
+			Strings: func() Map[string] { return shardedMap[string]{cmap.New[int]()} },
+			Ints:    func() Map[int] { return shardedMap[int]{cmap.NewWithCustomShardingFunction[int, int](shardInt)} },
 		},
 		{
-			Name:        "mapguard",
-			Description: "mapguard.Map",
-			Strings:     func() Map[string] { return mapguard.NewMap[string, int]() },
-			Ints:        func() Map[int] { return mapguard.NewMap[int, int]() },
+			Name:    "mapguard",
+			Strings: func() Map[string] { return mapguard.NewMap[string, int]() },
+			Ints:    func() Map[int] { return mapguard.NewMap[int, int]() },
 		},
 	}
 }
@@ -78,10 +71,9 @@ func Impls() []Impl {
 // mixes would measure map copies. The read benchmarks add it.
 func ReadMostlyImpl() Impl {
 	return Impl{
-		Name:        "readmostly",
-		Description: "mapguard.ReadMostly (copy-on-write)",
-		Strings:     func() Map[string] { return &readMostly[string]{} },
-		Ints:        func() Map[int] { return &readMostly[int]{} },
+		Name:    "readmostly",
+		Strings: func() Map[string] { return &readMostly[string]{} },
+		Ints:    func() Map[int] { return &readMostly[int]{} },
 	}
 }
 
