@@ -35,3 +35,22 @@ func DedupKeys(keys []int) []int {
 	}
 	return out
 }
+
+// NewCollidingSnapshotMap returns a SnapshotMap whose keys all hash alike.
+func NewCollidingSnapshotMap[K comparable, V any](opts ...Option) *SnapshotMap[K, V] {
+	s := &SnapshotMap[K, V]{}
+	s.m.cfg = newConfig(opts)
+	s.m.collide = true
+	s.m.init()
+	return s
+}
+
+// Versions returns the number of versions kept for key, newest included,
+// and whether the key has an entry (possibly a deletion kept for a View).
+func Versions[K comparable, V any](s *SnapshotMap[K, V], key K) (n int, inMap bool) {
+	head, ok := s.m.Load(key)
+	for x := head; x != nil; x = x.prev.Load() {
+		n++
+	}
+	return n, ok
+}

@@ -28,7 +28,7 @@ const fuzzOpLen = 3
 
 // applyOp runs operation code on m and on ref and reports the first
 // disagreement in results.
-func applyOp(t *testing.T, m *mapguard.Map[int, int], ref *refMap, code byte, k, v int) {
+func applyOp(t *testing.T, m testMap[int, int], ref *refMap, code byte, k, v int) {
 	t.Helper()
 	ref.mu.Lock()
 	defer ref.mu.Unlock()
@@ -144,8 +144,9 @@ func applyOp(t *testing.T, m *mapguard.Map[int, int], ref *refMap, code byte, k,
 }
 
 // FuzzMapOps decodes the input into operations and applies each to a Map
-// (one with the real hash, one whose keys all collide) and to a reference
-// map, failing at the first result that differs. Run longer with
+// and a SnapshotMap (one of each with the real hash, one whose keys all
+// collide, the colliding SnapshotMap taking Views as it goes) and to a
+// reference map, failing at the first result that differs. Run longer with
 //
 //	go test -run '^$' -fuzz FuzzMapOps -fuzztime 5m .
 func FuzzMapOps(f *testing.F) {
@@ -157,8 +158,11 @@ func FuzzMapOps(f *testing.F) {
 		if len(data) > 600 {
 			data = data[:600]
 		}
-		ms := []*mapguard.Map[int, int]{mapguard.NewMap[int, int](), mapguard.NewCollidingMap[int, int]()}
-		refs := []*refMap{newRefMap(), newRefMap()}
+		ms := []testMap[int, int]{
+			mapguard.NewMap[int, int](), mapguard.NewCollidingMap[int, int](),
+			mapguard.NewSnapshotMap[int, int](), newViewTaker(mapguard.NewCollidingSnapshotMap[int, int]()),
+		}
+		refs := []*refMap{newRefMap(), newRefMap(), newRefMap(), newRefMap()}
 		for ; len(data) >= fuzzOpLen; data = data[fuzzOpLen:] {
 			for i := range ms {
 				applyOp(t, ms[i], refs[i], data[0], int(data[1]%32), int(data[2]))

@@ -25,9 +25,10 @@ const (
 	linDelete
 	linCompareAndSwap
 	linCompute
+	linSnapshot // SnapshotMap.Snapshot, then reads of the View
 )
 
-var linOpNames = [...]string{"Load", "Store", "LoadOrStore", "LoadAndDelete", "Delete", "CompareAndSwap", "Compute"}
+var linOpNames = [...]string{"Load", "Store", "LoadOrStore", "LoadAndDelete", "Delete", "CompareAndSwap", "Compute", "Snapshot"}
 
 type linInput struct {
 	op    linOp
@@ -39,6 +40,7 @@ type linInput struct {
 type linOutput struct {
 	value int
 	ok    bool
+	view  string // Snapshot: the View's contents, "k=v;" by key
 }
 
 // linState is one key's state in the sequential model.
@@ -80,17 +82,17 @@ var linModel = porcupine.Model{
 		s, in, out := state.(linState), input.(linInput), output.(linOutput)
 		switch in.op {
 		case linLoad:
-			return out == linOutput{s.value, s.present} || (!s.present && out == linOutput{}), s
+			return out == linOutput{value: s.value, ok: s.present} || (!s.present && out == linOutput{}), s
 		case linStore:
 			return true, linState{in.value, true}
 		case linLoadOrStore:
 			if s.present {
-				return out == linOutput{s.value, true}, s
+				return out == linOutput{value: s.value, ok: true}, s
 			}
-			return out == linOutput{in.value, false}, linState{in.value, true}
+			return out == linOutput{value: in.value, ok: false}, linState{in.value, true}
 		case linLoadAndDelete:
 			if s.present {
-				return out == linOutput{s.value, true}, linState{}
+				return out == linOutput{value: s.value, ok: true}, linState{}
 			}
 			return out == linOutput{}, s
 		case linDelete:
@@ -105,7 +107,7 @@ var linModel = porcupine.Model{
 			if op == mapguard.DeleteOp {
 				return out == linOutput{}, linState{}
 			}
-			return out == linOutput{v, true}, linState{v, true}
+			return out == linOutput{value: v, ok: true}, linState{v, true}
 		}
 		return false, s
 	},
@@ -159,7 +161,7 @@ func recordHistory(do func(linInput) linOutput, ops []linOp, clients, perClient,
 var allLinOps = []linOp{linLoad, linStore, linLoadOrStore, linLoadAndDelete, linDelete, linCompareAndSwap, linCompute}
 
 // mapOp runs one recorded operation on m.
-func mapOp(m *mapguard.Map[int, int]) func(linInput) linOutput {
+func mapOp(m testMap[int, int]) func(linInput) linOutput {
 	return func(in linInput) (out linOutput) {
 		switch in.op {
 		case linLoad:
@@ -185,7 +187,7 @@ func mapOp(m *mapguard.Map[int, int]) func(linInput) linOutput {
 
 // churn grows and shrinks m's table with keys the clients never use, until
 // stop is closed.
-func churn(m *mapguard.Map[int, int]) func(stop <-chan struct{}) {
+func churn(m testMap[int, int]) func(stop <-chan struct{}) {
 	return func(stop <-chan struct{}) {
 		for {
 			for i := range 400 {
@@ -240,7 +242,7 @@ func TestLinearizabilityCheckerCatchesBugs(t *testing.T) {
 	history := []porcupine.Operation{
 		{ClientId: 0, Input: linInput{op: linStore, key: 1, value: 7}, Call: 1, Output: linOutput{}, Return: 2},
 		{ClientId: 0, Input: linInput{op: linDelete, key: 1}, Call: 3, Output: linOutput{}, Return: 4},
-		{ClientId: 1, Input: linInput{op: linLoad, key: 1}, Call: 5, Output: linOutput{7, true}, Return: 6},
+		{ClientId: 1, Input: linInput{op: linLoad, key: 1}, Call: 5, Output: linOutput{value: 7, ok: true}, Return: 6},
 	}
 	if porcupine.CheckOperations(linModel, history) {
 		t.Fatal("porcupine accepted a Load that saw a deleted value")

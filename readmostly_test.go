@@ -300,7 +300,7 @@ func readMostlyOp(m *mapguard.ReadMostly[int, int]) func(linInput) linOutput {
 					tx.Delete(in.key)
 				} else {
 					tx.Store(in.key, v)
-					out = linOutput{v, true}
+					out = linOutput{value: v, ok: true}
 				}
 				return nil
 			})

@@ -32,7 +32,7 @@ func TestStressDisjointKeys(t *testing.T) {
 	}
 	for _, c := range constructors[int, int]() {
 		n := perG
-		if c.name == "colliding" {
+		if c.collides {
 			n = min(perG, 150) // one chain: keep it short
 		}
 		for _, g := range goroutineCounts() {
@@ -75,7 +75,7 @@ func TestStressDisjointKeys(t *testing.T) {
 
 // stressOwner runs random operations on keys owned by goroutine id and
 // checks each result against its model, which it returns.
-func stressOwner(t *testing.T, m *mapguard.Map[int, int], id, n, rounds int) map[int]int {
+func stressOwner(t *testing.T, m testMap[int, int], id, n, rounds int) map[int]int {
 	r := rand.New(rand.NewPCG(uint64(id), 42))
 	model := map[int]int{}
 	base := id * n
@@ -240,7 +240,7 @@ func TestIterationWhileWriting(t *testing.T) {
 	for _, c := range constructors[int, int]() {
 		t.Run(c.name, func(t *testing.T) {
 			stable, churn := 1000, 20000
-			if c.name == "colliding" {
+			if c.collides {
 				stable, churn = 60, 300
 			}
 			if testing.Short() {
@@ -283,7 +283,7 @@ func TestIterationWhileWriting(t *testing.T) {
 			// colliding map's single chain never needs to grow).
 			resized := func() bool {
 				s := m.Stats()
-				return c.name == "colliding" || s.Grows > 0 && (c.growOnly || s.Shrinks > 0)
+				return c.collides || s.Grows > 0 && (c.growOnly || s.Shrinks > 0)
 			}
 			deadline := time.Now().Add(30 * time.Second)
 			for it := 0; it < iterations || !resized() && time.Now().Before(deadline); it++ {

@@ -63,6 +63,11 @@ func Impls() []Impl {
 			Strings: func() Map[string] { return mapguard.NewMap[string, int]() },
 			Ints:    func() Map[int] { return mapguard.NewMap[int, int]() },
 		},
+		{
+			Name:    "snapshotmap",
+			Strings: func() Map[string] { return mapguard.NewSnapshotMap[string, int]() },
+			Ints:    func() Map[int] { return mapguard.NewSnapshotMap[int, int]() },
+		},
 	}
 }
 
