@@ -57,9 +57,14 @@ type SnapshotMap[K comparable, V any] struct {
 	// mu serializes Snapshot and View release.
 	mu sync.Mutex
 
+	// The fields above are read by every write; the counters below are
+	// written by some. Padding keeps them off the lines of m's table
+	// pointer and the clock, which every operation reads.
+	_ [cacheLine]byte
 	// tombs counts deletion versions still in m, so that Size can leave
 	// them out.
 	tombs atomic.Int64
+	_     [cacheLine - 8]byte
 	// kept is a lock-free stack of the keys whose newest version has an
 	// older one kept for a View (or is a deletion kept for one): the keys
 	// a sweep must visit when a View is released. A key is pushed when its
@@ -86,6 +91,23 @@ type version[V any] struct {
 	// version inherits it from the one it replaces.
 	listed  atomic.Bool
 	deleted bool
+}
+
+// ventry is a map entry and the version it points to, allocated together:
+// one allocation per write, and Load's hop from entry to version stays in
+// one object.
+type ventry[K comparable, V any] struct {
+	e entry[K, *version[V]]
+	v version[V]
+}
+
+func newVentry[K comparable, V any](key K, value V, deleted bool) *ventry[K, V] {
+	ve := &ventry[K, V]{}
+	ve.e.key = key
+	ve.e.value = &ve.v
+	ve.v.value = value
+	ve.v.deleted = deleted
+	return ve
 }
 
 // keptKey is one element of SnapshotMap.kept.
@@ -246,6 +268,100 @@ func (s *SnapshotMap[K, V]) settle(key K, nv *version[V]) {
 	}
 }
 
+// put makes ve, whose key hashes to h, the key's newest version, or for a
+// deletion (ve.v.deleted) does so only if the key has a value, and returns
+// the version it replaced (nil if the key was absent). It is write
+// specialised for Store, Swap and the deletions, as Map.swap and Map.delete
+// are specialised: one critical section, no callback, no allocation but
+// ve. The writer stamps ve itself before unlocking, so with no View alive
+// the key is left with one version, and a deletion nobody needs is removed
+// at once. Nothing between Lock and Unlock can panic.
+func (s *SnapshotMap[K, V]) put(key K, h uint64, ve *ventry[K, V]) (old *version[V]) {
+	nv := &ve.v
+	for {
+		t, root, idx := s.m.lockChain(h)
+		tag := tagOf(h)
+		var (
+			fb       *bucket[K, *version[V]] // the key's bucket and slot
+			fs       int
+			eb       *bucket[K, *version[V]] // first empty slot, if any
+			es       int
+			last     = root
+			foundKey bool
+		)
+	search:
+		for b := root; b != nil; b = b.next.Load() {
+			meta := b.meta.Load()
+			for w := matchTag(meta, tag); w != 0; w &= w - 1 {
+				i := slotOf(w)
+				if e := b.slotAt(i).Load(); e != nil && e.key == key {
+					fb, fs, old, foundKey = b, i, e.value, true
+					break search
+				}
+			}
+			if eb == nil {
+				if w := emptySlots(meta); w != 0 {
+					eb, es = b, slotOf(w)
+				}
+			}
+			last = b
+		}
+		if !foundKey || old.deleted {
+			if nv.deleted { // nothing to delete
+				root.mu.Unlock()
+				return old
+			}
+		}
+		var delta int64
+		if foundKey {
+			s.stamp(old) // stamps grow along the chain
+			nv.prev.Store(old)
+			nv.listed.Store(old.listed.Load())
+			fb.slotAt(fs).Store(&ve.e)
+			if old.deleted {
+				s.tombs.Add(-1)
+			}
+		} else {
+			if eb == nil && t.mustGrow() {
+				root.mu.Unlock()
+				s.m.startResize(t, resizeGrow)
+				continue
+			}
+			t.insertLocked(eb, es, last, tag, &ve.e)
+			delta = 1
+		}
+		s.stamp(nv)
+		s.trim(nv)
+		shrink := false
+		switch {
+		case nv.prev.Load() != nil:
+			if nv.deleted {
+				s.tombs.Add(1)
+			}
+			if !nv.listed.Load() {
+				nv.listed.Store(true)
+				s.pushKept(key)
+			}
+		case nv.deleted:
+			// No View needs the old value: remove the key. (A deletion
+			// always replaced a value, in slot fs of fb.)
+			meta := setTag(fb.meta.Load(), fs, 0)
+			fb.meta.Store(meta)
+			fb.slotAt(fs).Store(nil)
+			delta = -1
+			shrink = meta == 0 && !s.m.cfg.growOnly
+		}
+		root.mu.Unlock()
+		if delta != 0 {
+			t.addSize(idx, delta)
+		}
+		if shrink {
+			s.m.maybeShrink(t)
+		}
+		return old
+	}
+}
+
 // present returns the value of cur, a version from write, if it is one.
 func present[V any](cur *version[V]) (value V, ok bool) {
 	if cur == nil || cur.deleted {
@@ -267,7 +383,8 @@ func (s *SnapshotMap[K, V]) Load(key K) (value V, ok bool) {
 
 // Store sets the value for key.
 func (s *SnapshotMap[K, V]) Store(key K, value V) {
-	s.write(key, func(*version[V]) (V, ComputeOp) { return value, UpdateOp })
+	_, h := s.m.find(key, false)
+	s.put(key, h, newVentry(key, value, false))
 }
 
 // LoadOrStore returns the existing value for key if present. Otherwise it
@@ -298,18 +415,18 @@ func (s *SnapshotMap[K, V]) LoadAndStore(key K, value V) (previous V, loaded boo
 // Swap stores value for key and returns the previous value, if any. The
 // loaded result reports whether the key was present.
 func (s *SnapshotMap[K, V]) Swap(key K, value V) (previous V, loaded bool) {
-	cur, _ := s.write(key, func(*version[V]) (V, ComputeOp) { return value, UpdateOp })
-	return present(cur)
+	_, h := s.m.find(key, false)
+	return present(s.put(key, h, newVentry(key, value, false)))
 }
 
 // LoadAndDelete deletes the value for key, returning the previous value if
 // any. The loaded result reports whether the key was present.
 func (s *SnapshotMap[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
-	if _, ok := s.Load(key); !ok {
+	e, h := s.m.find(key, true)
+	if e == nil || e.value.deleted {
 		return value, false
 	}
-	cur, _ := s.write(key, func(*version[V]) (v V, _ ComputeOp) { return v, DeleteOp })
-	return present(cur)
+	return present(s.put(key, h, newVentry(key, value, true)))
 }
 
 // Delete deletes the value for key.
