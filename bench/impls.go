@@ -5,6 +5,9 @@
 package bench
 
 import (
+	"fmt"
+	"hash/maphash"
+	"slices"
 	"sync"
 
 	cmap "github.com/orcaman/concurrent-map/v2"
@@ -13,99 +16,132 @@ import (
 	"github.com/mapguard/mapguard"
 )
 
-// Map is the subset of operations every compared implementation offers,
-// with int values. Every implementation is called through this interface,
-// so each pays the same dynamic-dispatch cost.
-type Map[K comparable] interface {
-	Load(key K) (int, bool)
-	Store(key K, value int)
-	LoadOrStore(key K, value int) (int, bool)
+// Map is the set of operations every compared implementation offers. Every
+// implementation is called through this interface, so each pays the same
+// dynamic-dispatch cost. Compute has mapguard's signature, which the
+// mapguard maps implement directly; the others get an adapter.
+type Map[K comparable, V any] interface {
+	Load(key K) (V, bool)
+	Store(key K, value V)
+	LoadOrStore(key K, value V) (V, bool)
 	Delete(key K)
+	// Compute atomically replaces key's value with fn's result, as
+	// mapguard.Map.Compute does.
+	Compute(key K, fn func(old V, loaded bool) (V, mapguard.ComputeOp)) (V, bool)
 	// Range calls f for each entry until f returns false.
-	Range(f func(key K, value int) bool)
+	Range(f func(key K, value V) bool)
 }
 
-// Impl is one map implementation under comparison.
+// shards is the shard count of the hand-rolled sharded maps: 32, selected
+// by hash & 31, the common choice.
+const shards = 32
+
+// implNames lists every implementation New knows, sync.Map first: it is the
+// default baseline that ratios are reported against.
+var implNames = []string{
+	"syncmap", "mutex", "rwmutex", "shardedsync", "shardedrw", "xsync", "cmap",
+	"mapguard", "snapshotmap", "readmostly",
+}
+
+// Names returns the names of every implementation New can make.
+func Names() []string { return slices.Clone(implNames) }
+
+// Describe returns a one-line description of the implementation name.
+func Describe(name string) string {
+	switch name {
+	case "syncmap":
+		return "sync.Map"
+	case "mutex":
+		return "builtin map + sync.Mutex"
+	case "rwmutex":
+		return "builtin map + sync.RWMutex"
+	case "shardedsync":
+		return "32 sync.Maps selected by hash & 31"
+	case "shardedrw":
+		return "32 builtin maps + sync.RWMutex, selected by hash & 31"
+	case "xsync":
+		return "github.com/puzpuzpuz/xsync/v4 Map"
+	case "cmap":
+		return "github.com/orcaman/concurrent-map/v2"
+	case "mapguard":
+		return "mapguard.Map"
+	case "snapshotmap":
+		return "mapguard.SnapshotMap"
+	case "readmostly":
+		return "mapguard.ReadMostly (copy-on-write: every write copies the map)"
+	}
+	return ""
+}
+
+// New returns an empty map of the implementation name, or an error naming
+// the known implementations.
+func New[K comparable, V any](name string) (Map[K, V], error) {
+	switch name {
+	case "syncmap":
+		return &syncMap[K, V]{}, nil
+	case "mutex":
+		return &mutexMap[K, V]{m: map[K]V{}}, nil
+	case "rwmutex":
+		return &rwMap[K, V]{m: map[K]V{}}, nil
+	case "shardedsync":
+		return newShardedSync[K, V](), nil
+	case "shardedrw":
+		return newShardedRW[K, V](), nil
+	case "xsync":
+		return xsyncMap[K, V]{xsync.NewMap[K, V]()}, nil
+	case "cmap":
+		return newCmap[K, V](), nil
+	case "mapguard":
+		return mapguard.NewMap[K, V](), nil
+	case "snapshotmap":
+		return mapguard.NewSnapshotMap[K, V](), nil
+	case "readmostly":
+		return &readMostly[K, V]{}, nil
+	}
+	return nil, fmt.Errorf("bench: unknown implementation %q (known: %v)", name, implNames)
+}
+
+func mustNew[K comparable, V any](name string) Map[K, V] {
+	m, err := New[K, V](name)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+// Impl is one implementation under comparison in the go test benchmarks,
+// with int values.
 type Impl struct {
 	// Name is the short name used in benchmark names (impl=Name).
 	Name string
 	// Strings and Ints make an empty map with string or int keys.
-	Strings func() Map[string]
-	Ints    func() Map[int]
+	Strings func() Map[string, int]
+	Ints    func() Map[int, int]
 }
 
-// Impls returns every implementation, sync.Map first: it is the baseline
-// that ratios are reported against.
-func Impls() []Impl {
-	return []Impl{
-		{
-			Name:    "syncmap",
-			Strings: func() Map[string] { return &syncMap[string]{} },
-			Ints:    func() Map[int] { return &syncMap[int]{} },
-		},
-		{
-			Name:    "xsync",
-			Strings: func() Map[string] { return xsyncMap[string]{xsync.NewMap[string, int]()} },
-			Ints:    func() Map[int] { return xsyncMap[int]{xsync.NewMap[int, int]()} },
-		},
-		{
-			Name:    "rwmutex",
-			Strings: func() Map[string] { return &rwMap[string]{m: map[string]int{}} },
-			Ints:    func() Map[int] { return &rwMap[int]{m: map[int]int{}} },
-		},
-		{
-			Name:    "cmap",
-			Strings: func() Map[string] { return shardedMap[string]{cmap.New[int]()} },
-			Ints:    func() Map[int] { return shardedMap[int]{cmap.NewWithCustomShardingFunction[int, int](shardInt)} },
-		},
-		{
-			Name:    "mapguard",
-			Strings: func() Map[string] { return mapguard.NewMap[string, int]() },
-			Ints:    func() Map[int] { return mapguard.NewMap[int, int]() },
-		},
-		{
-			Name:    "snapshotmap",
-			Strings: func() Map[string] { return mapguard.NewSnapshotMap[string, int]() },
-			Ints:    func() Map[int] { return mapguard.NewSnapshotMap[int, int]() },
-		},
-	}
-}
-
-// ReadMostlyImpl is mapguard.ReadMostly, the copy-on-write map. It is not
-// in Impls: each of its writes copies the whole map, so the write-heavy
-// mixes would measure map copies. The read benchmarks add it.
-func ReadMostlyImpl() Impl {
+func implNamed(name string) Impl {
 	return Impl{
-		Name:    "readmostly",
-		Strings: func() Map[string] { return &readMostly[string]{} },
-		Ints:    func() Map[int] { return &readMostly[int]{} },
+		Name:    name,
+		Strings: func() Map[string, int] { return mustNew[string, int](name) },
+		Ints:    func() Map[int, int] { return mustNew[int, int](name) },
 	}
 }
 
-type readMostly[K comparable] struct{ mapguard.ReadMostly[K, int] }
-
-func (r *readMostly[K]) LoadOrStore(key K, value int) (int, bool) {
-	var actual int
-	loaded := false
-	r.Update(func(tx *mapguard.Tx[K, int]) error {
-		actual, loaded = tx.Load(key)
-		if !loaded {
-			tx.Store(key, value)
-			actual = value
-		}
-		return nil
-	})
-	return actual, loaded
+// Impls returns the implementations of the go test benchmarks, sync.Map
+// first: the published designs, and mapguard's general-purpose maps.
+// ReadMostly is not among them: each of its writes copies the whole map,
+// so the write-heavy mixes would measure map copies. The read benchmarks
+// add it (ReadMostlyImpl); `mapguard bench` can run every implementation.
+func Impls() []Impl {
+	var out []Impl
+	for _, name := range []string{"syncmap", "xsync", "rwmutex", "cmap", "mapguard", "snapshotmap"} {
+		out = append(out, implNamed(name))
+	}
+	return out
 }
 
-func (r *readMostly[K]) fillIndexes(keys []K) {
-	r.Update(func(tx *mapguard.Tx[K, int]) error {
-		for i, k := range keys {
-			tx.Store(k, i)
-		}
-		return nil
-	})
-}
+// ReadMostlyImpl is mapguard.ReadMostly, the copy-on-write map.
+func ReadMostlyImpl() Impl { return implNamed("readmostly") }
 
 // ImplNames returns the names of Impls, in order.
 func ImplNames() []string {
@@ -116,48 +152,137 @@ func ImplNames() []string {
 	return names
 }
 
-type syncMap[K comparable] struct{ m sync.Map }
+// computeLocked applies fn to the builtin map m, whose lock the caller
+// holds.
+func computeLocked[K comparable, V any](m map[K]V, key K, fn func(V, bool) (V, mapguard.ComputeOp)) (V, bool) {
+	old, ok := m[key]
+	v, op := fn(old, ok)
+	switch op {
+	case mapguard.UpdateOp:
+		m[key] = v
+		return v, true
+	case mapguard.DeleteOp:
+		delete(m, key)
+		var zero V
+		return zero, false
+	}
+	return old, ok
+}
 
-func (s *syncMap[K]) Load(key K) (int, bool) {
+type syncMap[K comparable, V any] struct{ m sync.Map }
+
+func (s *syncMap[K, V]) Load(key K) (V, bool) {
 	v, ok := s.m.Load(key)
 	if !ok {
-		return 0, false
+		var zero V
+		return zero, false
 	}
-	return v.(int), true
+	return v.(V), true
 }
-func (s *syncMap[K]) Store(key K, value int) { s.m.Store(key, value) }
-func (s *syncMap[K]) LoadOrStore(key K, value int) (int, bool) {
+func (s *syncMap[K, V]) Store(key K, value V) { s.m.Store(key, value) }
+func (s *syncMap[K, V]) LoadOrStore(key K, value V) (V, bool) {
 	v, ok := s.m.LoadOrStore(key, value)
-	return v.(int), ok
+	return v.(V), ok
 }
-func (s *syncMap[K]) Delete(key K) { s.m.Delete(key) }
-func (s *syncMap[K]) Range(f func(K, int) bool) {
-	s.m.Range(func(k, v any) bool { return f(k.(K), v.(int)) })
+func (s *syncMap[K, V]) Delete(key K) { s.m.Delete(key) }
+func (s *syncMap[K, V]) Range(f func(K, V) bool) {
+	s.m.Range(func(k, v any) bool { return f(k.(K), v.(V)) })
 }
 
-type xsyncMap[K comparable] struct{ *xsync.Map[K, int] }
+// Compute is the compare-and-swap loop sync.Map users write.
+func (s *syncMap[K, V]) Compute(key K, fn func(V, bool) (V, mapguard.ComputeOp)) (V, bool) {
+	for {
+		old, loaded := s.m.Load(key)
+		var ov V
+		if loaded {
+			ov = old.(V)
+		}
+		v, op := fn(ov, loaded)
+		switch {
+		case op == mapguard.UpdateOp && loaded:
+			if s.m.CompareAndSwap(key, old, v) {
+				return v, true
+			}
+		case op == mapguard.UpdateOp:
+			if _, present := s.m.LoadOrStore(key, v); !present {
+				return v, true
+			}
+		case op == mapguard.DeleteOp && loaded:
+			if s.m.CompareAndDelete(key, old) {
+				var zero V
+				return zero, false
+			}
+		default:
+			return ov, loaded
+		}
+	}
+}
 
-// Range uses xsync's lock-free RangeRelaxed, its fastest iteration, whose
-// guarantees are the closest to mapguard's lock-free Range.
-func (x xsyncMap[K]) Range(f func(K, int) bool) { x.RangeRelaxed(f) }
+type mutexMap[K comparable, V any] struct {
+	mu sync.Mutex
+	m  map[K]V
+}
 
-type rwMap[K comparable] struct {
+func (r *mutexMap[K, V]) Load(key K) (V, bool) {
+	r.mu.Lock()
+	v, ok := r.m[key]
+	r.mu.Unlock()
+	return v, ok
+}
+func (r *mutexMap[K, V]) Store(key K, value V) {
+	r.mu.Lock()
+	r.m[key] = value
+	r.mu.Unlock()
+}
+func (r *mutexMap[K, V]) LoadOrStore(key K, value V) (V, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if v, ok := r.m[key]; ok {
+		return v, true
+	}
+	r.m[key] = value
+	return value, false
+}
+func (r *mutexMap[K, V]) Delete(key K) {
+	r.mu.Lock()
+	delete(r.m, key)
+	r.mu.Unlock()
+}
+func (r *mutexMap[K, V]) Compute(key K, fn func(V, bool) (V, mapguard.ComputeOp)) (V, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return computeLocked(r.m, key, fn)
+}
+
+// Range holds the lock for the whole pass, as users of a guarded map do;
+// writers wait for it.
+func (r *mutexMap[K, V]) Range(f func(K, V) bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, v := range r.m {
+		if !f(k, v) {
+			return
+		}
+	}
+}
+
+type rwMap[K comparable, V any] struct {
 	mu sync.RWMutex
-	m  map[K]int
+	m  map[K]V
 }
 
-func (r *rwMap[K]) Load(key K) (int, bool) {
+func (r *rwMap[K, V]) Load(key K) (V, bool) {
 	r.mu.RLock()
 	v, ok := r.m[key]
 	r.mu.RUnlock()
 	return v, ok
 }
-func (r *rwMap[K]) Store(key K, value int) {
+func (r *rwMap[K, V]) Store(key K, value V) {
 	r.mu.Lock()
 	r.m[key] = value
 	r.mu.Unlock()
 }
-func (r *rwMap[K]) LoadOrStore(key K, value int) (int, bool) {
+func (r *rwMap[K, V]) LoadOrStore(key K, value V) (V, bool) {
 	r.mu.RLock()
 	v, ok := r.m[key]
 	r.mu.RUnlock()
@@ -172,15 +297,20 @@ func (r *rwMap[K]) LoadOrStore(key K, value int) (int, bool) {
 	r.m[key] = value
 	return value, false
 }
-func (r *rwMap[K]) Delete(key K) {
+func (r *rwMap[K, V]) Delete(key K) {
 	r.mu.Lock()
 	delete(r.m, key)
 	r.mu.Unlock()
 }
+func (r *rwMap[K, V]) Compute(key K, fn func(V, bool) (V, mapguard.ComputeOp)) (V, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return computeLocked(r.m, key, fn)
+}
 
 // Range holds the read lock for the whole pass, as users of a guarded map
 // do; writers wait for it.
-func (r *rwMap[K]) Range(f func(K, int) bool) {
+func (r *rwMap[K, V]) Range(f func(K, V) bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	for k, v := range r.m {
@@ -190,11 +320,136 @@ func (r *rwMap[K]) Range(f func(K, int) bool) {
 	}
 }
 
-type shardedMap[K comparable] struct{ m cmap.ConcurrentMap[K, int] }
+// shardHash picks a shard for a key of any type, as hand-rolled sharded
+// maps do with a seeded hash.
+type shardHash[K comparable] struct{ seed maphash.Seed }
 
-func (s shardedMap[K]) Load(key K) (int, bool) { return s.m.Get(key) }
-func (s shardedMap[K]) Store(key K, value int) { s.m.Set(key, value) }
-func (s shardedMap[K]) LoadOrStore(key K, value int) (int, bool) {
+func (h shardHash[K]) of(k K) uint64 { return maphash.Comparable(h.seed, k) }
+
+type shardedSync[K comparable, V any] struct {
+	h      shardHash[K]
+	shards [shards]syncMap[K, V]
+}
+
+func newShardedSync[K comparable, V any]() *shardedSync[K, V] {
+	return &shardedSync[K, V]{h: shardHash[K]{maphash.MakeSeed()}}
+}
+
+func (s *shardedSync[K, V]) shard(k K) *syncMap[K, V] { return &s.shards[s.h.of(k)&(shards-1)] }
+func (s *shardedSync[K, V]) Load(key K) (V, bool)     { return s.shard(key).Load(key) }
+func (s *shardedSync[K, V]) Store(key K, value V)     { s.shard(key).Store(key, value) }
+func (s *shardedSync[K, V]) LoadOrStore(key K, value V) (V, bool) {
+	return s.shard(key).LoadOrStore(key, value)
+}
+func (s *shardedSync[K, V]) Delete(key K) { s.shard(key).Delete(key) }
+func (s *shardedSync[K, V]) Compute(key K, fn func(V, bool) (V, mapguard.ComputeOp)) (V, bool) {
+	return s.shard(key).Compute(key, fn)
+}
+func (s *shardedSync[K, V]) Range(f func(K, V) bool) {
+	for i := range s.shards {
+		stopped := false
+		s.shards[i].Range(func(k K, v V) bool {
+			if !f(k, v) {
+				stopped = true
+			}
+			return !stopped
+		})
+		if stopped {
+			return
+		}
+	}
+}
+
+type shardedRW[K comparable, V any] struct {
+	h      shardHash[K]
+	shards [shards]struct {
+		rwMap[K, V]
+		_ [64]byte // keep each shard's lock on its own cache line
+	}
+}
+
+func newShardedRW[K comparable, V any]() *shardedRW[K, V] {
+	s := &shardedRW[K, V]{h: shardHash[K]{maphash.MakeSeed()}}
+	for i := range s.shards {
+		s.shards[i].m = map[K]V{}
+	}
+	return s
+}
+
+func (s *shardedRW[K, V]) shard(k K) *rwMap[K, V] { return &s.shards[s.h.of(k)&(shards-1)].rwMap }
+func (s *shardedRW[K, V]) Load(key K) (V, bool)   { return s.shard(key).Load(key) }
+func (s *shardedRW[K, V]) Store(key K, value V)   { s.shard(key).Store(key, value) }
+func (s *shardedRW[K, V]) LoadOrStore(key K, value V) (V, bool) {
+	return s.shard(key).LoadOrStore(key, value)
+}
+func (s *shardedRW[K, V]) Delete(key K) { s.shard(key).Delete(key) }
+func (s *shardedRW[K, V]) Compute(key K, fn func(V, bool) (V, mapguard.ComputeOp)) (V, bool) {
+	return s.shard(key).Compute(key, fn)
+}
+
+// Range read-locks one shard at a time.
+func (s *shardedRW[K, V]) Range(f func(K, V) bool) {
+	for i := range s.shards {
+		stopped := false
+		s.shards[i].Range(func(k K, v V) bool {
+			if !f(k, v) {
+				stopped = true
+			}
+			return !stopped
+		})
+		if stopped {
+			return
+		}
+	}
+}
+
+type xsyncMap[K comparable, V any] struct{ *xsync.Map[K, V] }
+
+// Range uses xsync's lock-free RangeRelaxed, its fastest iteration, whose
+// guarantees are the closest to mapguard's lock-free Range.
+func (x xsyncMap[K, V]) Range(f func(K, V) bool) { x.RangeRelaxed(f) }
+
+func (x xsyncMap[K, V]) Compute(key K, fn func(V, bool) (V, mapguard.ComputeOp)) (V, bool) {
+	return x.Map.Compute(key, func(old V, loaded bool) (V, xsync.ComputeOp) {
+		v, op := fn(old, loaded)
+		switch op {
+		case mapguard.UpdateOp:
+			return v, xsync.UpdateOp
+		case mapguard.DeleteOp:
+			return v, xsync.DeleteOp
+		}
+		return v, xsync.CancelOp
+	})
+}
+
+type shardedMap[K comparable, V any] struct{ m cmap.ConcurrentMap[K, V] }
+
+// newCmap makes an orcaman map; it ships a string hash only, so other key
+// types are sharded with a seeded maphash.
+func newCmap[K comparable, V any]() shardedMap[K, V] {
+	if _, ok := any(*new(K)).(string); ok {
+		return shardedMap[K, V]{cmap.NewWithCustomShardingFunction[K, V](func(k K) uint32 {
+			return fnv32(any(k).(string))
+		})}
+	}
+	h := shardHash[K]{maphash.MakeSeed()}
+	return shardedMap[K, V]{cmap.NewWithCustomShardingFunction[K, V](func(k K) uint32 { return uint32(h.of(k)) })}
+}
+
+// fnv32 is cmap's own string hash (FNV-1), used for string keys as cmap.New
+// does.
+func fnv32(key string) uint32 {
+	hash := uint32(2166136261)
+	for i := 0; i < len(key); i++ {
+		hash *= 16777619
+		hash ^= uint32(key[i])
+	}
+	return hash
+}
+
+func (s shardedMap[K, V]) Load(key K) (V, bool) { return s.m.Get(key) }
+func (s shardedMap[K, V]) Store(key K, value V) { s.m.Set(key, value) }
+func (s shardedMap[K, V]) LoadOrStore(key K, value V) (V, bool) {
 	if v, ok := s.m.Get(key); ok {
 		return v, true
 	}
@@ -204,19 +459,77 @@ func (s shardedMap[K]) LoadOrStore(key K, value int) (int, bool) {
 	v, _ := s.m.Get(key)
 	return v, true
 }
-func (s shardedMap[K]) Delete(key K) { s.m.Remove(key) }
+func (s shardedMap[K, V]) Delete(key K) { s.m.Remove(key) }
+
+// Compute uses cmap's Upsert, which runs fn under the shard lock. cmap has
+// no atomic compute-and-delete, so the adapter supports updates only (the
+// only kind of Compute the workloads run) and panics on any other result.
+func (s shardedMap[K, V]) Compute(key K, fn func(V, bool) (V, mapguard.ComputeOp)) (V, bool) {
+	v := s.m.Upsert(key, *new(V), func(exist bool, old, _ V) V {
+		v, op := fn(old, exist)
+		if op != mapguard.UpdateOp {
+			panic("bench: the cmap adapter's Compute supports UpdateOp only")
+		}
+		return v
+	})
+	return v, true
+}
 
 // Range uses IterCb, which cannot stop early: f's result is ignored after
 // it returns false, but the pass still walks every shard.
-func (s shardedMap[K]) Range(f func(K, int) bool) {
+func (s shardedMap[K, V]) Range(f func(K, V) bool) {
 	stopped := false
-	s.m.IterCb(func(k K, v int) {
+	s.m.IterCb(func(k K, v V) {
 		if !stopped && !f(k, v) {
 			stopped = true
 		}
 	})
 }
 
-// shardInt spreads int keys over cmap's shards with one multiply, the
-// cheapest fair choice (cmap only ships a string hash).
-func shardInt(k int) uint32 { return uint32((uint64(k) * 0x9e3779b97f4a7c15) >> 32) }
+type readMostly[K comparable, V any] struct{ mapguard.ReadMostly[K, V] }
+
+func (r *readMostly[K, V]) LoadOrStore(key K, value V) (V, bool) {
+	var actual V
+	loaded := false
+	r.Update(func(tx *mapguard.Tx[K, V]) error {
+		actual, loaded = tx.Load(key)
+		if !loaded {
+			tx.Store(key, value)
+			actual = value
+		}
+		return nil
+	})
+	return actual, loaded
+}
+
+func (r *readMostly[K, V]) Compute(key K, fn func(V, bool) (V, mapguard.ComputeOp)) (V, bool) {
+	var (
+		res V
+		ok  bool
+	)
+	r.Update(func(tx *mapguard.Tx[K, V]) error {
+		old, loaded := tx.Load(key)
+		v, op := fn(old, loaded)
+		switch op {
+		case mapguard.UpdateOp:
+			tx.Store(key, v)
+			res, ok = v, true
+		case mapguard.DeleteOp:
+			tx.Delete(key)
+		default:
+			res, ok = old, loaded
+		}
+		return nil
+	})
+	return res, ok
+}
+
+// batchStore stores every key with values from value(i) in one copy.
+func (r *readMostly[K, V]) batchStore(keys []K, value func(i int) V) {
+	r.Update(func(tx *mapguard.Tx[K, V]) error {
+		for i, k := range keys {
+			tx.Store(k, value(i))
+		}
+		return nil
+	})
+}

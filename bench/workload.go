@@ -52,9 +52,11 @@ func IntKeys(n int) []int {
 
 // Fill stores every key, with its index as the value. A map whose writes
 // copy it (ReadMostly) is filled with one batch, not one copy per key.
-func Fill[K comparable](m Map[K], keys []K) {
-	if bf, ok := m.(interface{ fillIndexes(keys []K) }); ok {
-		bf.fillIndexes(keys)
+func Fill[K comparable](m Map[K, int], keys []K) {
+	if bs, ok := m.(interface {
+		batchStore(keys []K, value func(i int) int)
+	}); ok {
+		bs.batchStore(keys, func(i int) int { return i })
 		return
 	}
 	for i, k := range keys {
@@ -82,7 +84,7 @@ func newRNG() rng { return rng(seeds.Add(1) * 0x9e3779b97f4a7c15) }
 
 // RunMix runs mix on m, prefilled with keys (len(keys) must be a power of
 // two), from GOMAXPROCS goroutines.
-func RunMix[K comparable](b *testing.B, m Map[K], keys []K, mix Mix) {
+func RunMix[K comparable](b *testing.B, m Map[K, int], keys []K, mix Mix) {
 	if len(keys)&(len(keys)-1) != 0 {
 		panic("bench: RunMix needs a power-of-two key count")
 	}
@@ -112,7 +114,7 @@ func RunMix[K comparable](b *testing.B, m Map[K], keys []K, mix Mix) {
 
 // RunLoadOrStoreHot runs LoadOrStore on HotKeys keys from GOMAXPROCS
 // goroutines: the "get or create" pattern of caches.
-func RunLoadOrStoreHot[K comparable](b *testing.B, m Map[K], keys []K) {
+func RunLoadOrStoreHot[K comparable](b *testing.B, m Map[K, int], keys []K) {
 	keys = keys[:HotKeys]
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -129,7 +131,7 @@ func RunLoadOrStoreHot[K comparable](b *testing.B, m Map[K], keys []K) {
 // keys, while GOMAXPROCS writers Store and Delete random keys. ns/op is the
 // time of one pass; the write-ns/op metric is the writers' average time per
 // write during the passes, which shows whether iteration stalls writers.
-func RunRangeWhileWriting[K comparable](b *testing.B, m Map[K], keys []K) {
+func RunRangeWhileWriting[K comparable](b *testing.B, m Map[K, int], keys []K) {
 	Fill(m, keys)
 	writers := runtime.GOMAXPROCS(0)
 	var (
@@ -184,7 +186,7 @@ const MemoryEntries = 1_000_000
 // BytesPerEntry fills a new map with keys and returns the heap bytes the
 // map holds per entry, after a full GC, not counting the keys' own string
 // data, which all implementations share.
-func BytesPerEntry[K comparable](newMap func() Map[K], keys []K) float64 {
+func BytesPerEntry[K comparable](newMap func() Map[K, int], keys []K) float64 {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -200,7 +202,7 @@ func BytesPerEntry[K comparable](newMap func() Map[K], keys []K) float64 {
 // with the map resident, and returns the GC CPU time per cycle, as the
 // runtime accounts it (/cpu/classes/gc/total:cpu-seconds): the marking work
 // the map's pointers cost every cycle of a real service.
-func GCCPUPerCycle[K comparable](newMap func() Map[K], keys []K, cycles int) time.Duration {
+func GCCPUPerCycle[K comparable](newMap func() Map[K, int], keys []K, cycles int) time.Duration {
 	m := newMap()
 	Fill(m, keys)
 	runtime.GC()
@@ -228,7 +230,7 @@ type LoadResult struct {
 // writeEvery. It reports the read throughput and the GC pauses of the
 // window (runtime/metrics /sched/pauses/total/gc:seconds): the load of a
 // config or routing table served to many request goroutines.
-func RunLoadTest[K comparable](m Map[K], keys []K, readers int, d, writeEvery time.Duration) LoadResult {
+func RunLoadTest[K comparable](m Map[K, int], keys []K, readers int, d, writeEvery time.Duration) LoadResult {
 	Fill(m, keys)
 	runtime.GC()
 	pauses := []metrics.Sample{{Name: "/sched/pauses/total/gc:seconds"}}
