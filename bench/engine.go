@@ -114,11 +114,11 @@ func (p keyPicker) pick(x uint64) int {
 // about) and is checked by a single winner per key, or by the sum of the
 // increments.
 type model struct {
-	present []bool
-	value   []int64
-	incs    []int64 // shared Compute: increments per key by this goroutine
-	winners []int64 // shared LoadOrStore: stores that won, per key
-	seen    []int64 // shared LoadOrStore: a value loaded, per key (-1 none)
+	present  []bool
+	value    []int64
+	incs     []int64 // shared Compute: increments per key by this goroutine
+	winners  []int64 // shared LoadOrStore: stores that won, per key
+	seen     []int64 // shared LoadOrStore: a value loaded, per key (-1 none)
 	mismatch string
 }
 
