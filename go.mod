@@ -9,3 +9,5 @@ require (
 	github.com/puzpuzpuz/xsync/v4 v4.5.0
 	go.yaml.in/yaml/v3 v3.0.6
 )
+
+require golang.org/x/net v0.62.0 // indirect

@@ -2,178 +2,295 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
-	"testing"
-	"text/tabwriter"
 	"time"
 
 	"github.com/mapguard/mapguard/bench"
 )
 
-// workload is one row of the bench table.
-type workload struct {
-	name string
-	run  func(b *testing.B, im bench.Impl)
+// benchConfig is the parsed command line of `mapguard bench`.
+type benchConfig struct {
+	workloads []bench.Workload
+	impls     []string
+	cpus      []int
+	rounds    int
+	baseline  string
+	format    string // table, benchfmt or json
+	html      string // report file, or ""
+	color     bool   // ANSI colour in the table
 }
 
-// defaultWorkloads is the built-in workload set: the four operation mixes
-// and the LoadOrStore hot path on size keys of the chosen kind.
-func defaultWorkloads(keyKind string, size int) []workload {
-	var ws []workload
-	strs, ints := bench.StringKeys(size), bench.IntKeys(size)
-	for _, mix := range bench.Mixes() {
-		ws = append(ws, workload{mix.Name(), func(b *testing.B, im bench.Impl) {
-			if keyKind == "int" {
-				bench.RunMix(b, im.Ints(), ints, mix)
-			} else {
-				bench.RunMix(b, im.Strings(), strs, mix)
-			}
-		}})
-	}
-	ws = append(ws, workload{"loadorstore-hot", func(b *testing.B, im bench.Impl) {
-		if keyKind == "int" {
-			bench.RunLoadOrStoreHot(b, im.Ints(), ints)
-		} else {
-			bench.RunLoadOrStoreHot(b, im.Strings(), strs)
-		}
-	}})
-	return ws
-}
-
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	fs := flag.NewFlagSet("mapguard bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	duration := fs.Duration("duration", 30*time.Second, "approximate total run time")
-	keyKind := fs.String("keys", "string", "key type: string or int")
-	size := fs.Int("size", 1<<16, "number of distinct keys (a power of two)")
-	implList := fs.String("impls", strings.Join(bench.ImplNames(), ","), "comma-separated implementations to compare")
+	presets := fs.String("preset", strings.Join(bench.PresetNames(), ","), "comma-separated presets to run")
+	file := fs.String("workload", "", "YAML `file` of workloads to run instead of the presets")
+	duration := fs.Duration("duration", 500*time.Millisecond, "time per run (one workload on one implementation at one -cpu)")
+	mix := fs.String("mix", "", "define a workload instead of the presets: op=percent pairs, e.g. load=90,store=8,delete=2 (ops: "+strings.Join(bench.OpNames(), ", ")+")")
+	keys := fs.Int("keys", 1<<16, "distinct keys (with -mix; overrides the presets' when set)")
+	keyType := fs.String("key-type", "string", "key type: string or int (with -mix; overrides the presets' when set)")
+	dist := fs.String("dist", "uniform", "key distribution: uniform or zipf (with -mix; overrides the presets' when set)")
+	zipfS := fs.Float64("zipf-s", 1.1, "zipf skew, > 1")
+	valueSize := fs.Int("value-size", 0, "payload bytes per stored value")
+	goroutines := fs.Int("goroutines", 0, "goroutines running the mix (0: GOMAXPROCS)")
+	prefill := fs.Float64("prefill", 0.5, "fraction of the keys stored before each run")
+	ops := fs.Int64("ops", 0, "stop each run after this many operations (0: run for -duration)")
+	impls := fs.String("impl", strings.Join(bench.Names(), ","), "comma-separated implementations to compare")
+	cpus := fs.String("cpu", strconv.Itoa(runtime.GOMAXPROCS(0)), "comma-separated GOMAXPROCS values")
+	rounds := fs.Int("rounds", 1, "interleaved rounds: every implementation runs once per round")
+	baseline := fs.String("baseline", "syncmap", "implementation the ratios are against")
+	format := fs.String("format", "table", "output: table or benchfmt (Go benchmark format, for benchstat)")
+	asJSON := fs.Bool("json", false, "print machine-readable JSON results instead of the table")
+	html := fs.String("html", "", "also write a self-contained HTML report with SVG charts to `file`")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: mapguard bench [flags]\n\n"+
-			"Runs every workload on every implementation, in one process, and prints\n"+
-			"ns/op with ratios against sync.Map and xsync.\n\nflags:\n")
+			"Runs workloads on every implementation side by side, in interleaved rounds,\n"+
+			"and prints throughput, latency, allocation and GC figures with ratios.\n"+
+			"Presets: %s.\n\nflags:\n", strings.Join(bench.PresetNames(), ", "))
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return err
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
 		}
-		return usagef("%v", err)
+		return nil, usagef("%v", err)
 	}
 	if fs.NArg() > 0 {
-		return usagef("bench takes no arguments, got %q", fs.Args())
+		return nil, usagef("bench takes no arguments, got %q", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	cfg := &benchConfig{rounds: *rounds, baseline: *baseline, html: *html, format: *format}
+	if *asJSON {
+		cfg.format = "json"
+	}
+	if cfg.format != "table" && cfg.format != "benchfmt" && cfg.format != "json" {
+		return nil, usagef("-format must be table or benchfmt, got %q", *format)
 	}
 	if *duration <= 0 {
-		return usagef("-duration must be positive, got %v", *duration)
+		return nil, usagef("-duration must be positive, got %v", *duration)
 	}
-	if *keyKind != "string" && *keyKind != "int" {
-		return usagef("-keys must be string or int, got %q", *keyKind)
+	if cfg.rounds < 1 {
+		return nil, usagef("-rounds must be at least 1, got %d", cfg.rounds)
 	}
-	if *size < 16 || *size&(*size-1) != 0 {
-		return usagef("-size must be a power of two of at least 16, got %d", *size)
+	for _, c := range strings.Split(*cpus, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(c))
+		if err != nil || n < 1 {
+			return nil, usagef("-cpu must list positive integers, got %q", *cpus)
+		}
+		cfg.cpus = append(cfg.cpus, n)
 	}
-	impls, err := selectImpls(*implList)
+	for _, name := range strings.Split(*impls, ",") {
+		name = strings.TrimSpace(name)
+		if !slices.Contains(bench.Names(), name) {
+			return nil, usagef("unknown implementation %q in -impl (known: %s)", name, strings.Join(bench.Names(), ", "))
+		}
+		if !slices.Contains(cfg.impls, name) {
+			cfg.impls = append(cfg.impls, name)
+		}
+	}
+	if !slices.Contains(bench.Names(), cfg.baseline) {
+		return nil, usagef("unknown -baseline %q (known: %s)", cfg.baseline, strings.Join(bench.Names(), ", "))
+	}
+
+	// override applies the explicitly set workload flags to w.
+	override := func(w *bench.Workload) {
+		if set["keys"] {
+			w.Keys = *keys
+		}
+		if set["key-type"] {
+			w.KeyType = *keyType
+		}
+		if set["dist"] {
+			w.Distribution = *dist
+		}
+		if set["zipf-s"] || set["dist"] && *dist == "zipf" {
+			w.ZipfS = *zipfS
+		}
+		if set["value-size"] {
+			w.ValueSize = *valueSize
+		}
+		if set["goroutines"] {
+			w.Goroutines = *goroutines
+		}
+		if set["prefill"] {
+			w.Prefill = *prefill
+		}
+		if set["ops"] {
+			w.Ops = *ops
+		}
+		if set["duration"] || w.Duration == 0 {
+			w.Duration = *duration
+		}
+	}
+	switch {
+	case *mix != "" && *file != "":
+		return nil, usagef("-mix and -workload both define workloads; give one")
+	case *mix != "":
+		m, err := bench.ParseMix(*mix)
+		if err != nil {
+			return nil, usagef("%v", err)
+		}
+		w := bench.Workload{Name: "custom", Mix: m, Keys: *keys, KeyType: *keyType, Distribution: *dist,
+			ZipfS: *zipfS, ValueSize: *valueSize, Goroutines: *goroutines, Prefill: *prefill, Ops: *ops, Duration: *duration}
+		cfg.workloads = []bench.Workload{w}
+	case *file != "":
+		data, err := os.ReadFile(*file)
+		if err != nil {
+			return nil, usagef("-workload: %v", err)
+		}
+		def := bench.Workload{Keys: *keys, KeyType: *keyType, Distribution: *dist, ZipfS: *zipfS, Prefill: *prefill, Duration: *duration}
+		ws, err := bench.ParseWorkloads(data, def)
+		if err != nil {
+			return nil, usagef("%s: %v", *file, err)
+		}
+		cfg.workloads = ws
+	default:
+		all := bench.Presets(*duration)
+		for _, name := range strings.Split(*presets, ",") {
+			i := slices.IndexFunc(all, func(w bench.Workload) bool { return w.Name == strings.TrimSpace(name) })
+			if i < 0 {
+				return nil, usagef("unknown preset %q in -preset (known: %s)", name, strings.Join(bench.PresetNames(), ", "))
+			}
+			w := all[i]
+			override(&w)
+			cfg.workloads = append(cfg.workloads, w)
+		}
+	}
+	for i := range cfg.workloads {
+		if err := cfg.workloads[i].Validate(); err != nil {
+			return nil, usagef("%v", err)
+		}
+	}
+	return cfg, nil
+}
+
+// runKey identifies the results of one workload, -cpu and implementation.
+type runKey struct {
+	workload string
+	cpu      int
+	impl     string
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseBenchFlags(args, stderr)
 	if err != nil {
 		return err
 	}
-
-	workloads := defaultWorkloads(*keyKind, *size)
-	// testing.Benchmark takes its target time from the -test.benchtime
-	// flag; each run costs about 1.3x that with ramp-up and prefill.
-	per := *duration / time.Duration(len(workloads)*len(impls)) * 10 / 13
-	testing.Init()
-	if err := flagSetBenchtime(per); err != nil {
-		return err
+	if f, ok := stdout.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 && os.Getenv("NO_COLOR") == "" {
+			cfg.color = true
+		}
 	}
+	total := cfg.rounds * len(cfg.cpus) * len(cfg.workloads) * len(cfg.impls)
+	var estimate time.Duration
+	for _, w := range cfg.workloads {
+		estimate += w.Duration
+	}
+	estimate *= time.Duration(cfg.rounds * len(cfg.cpus) * len(cfg.impls))
+	progress := newProgress(stderr, total, estimate > 2*time.Second)
 
-	fmt.Fprintf(stdout, "mapguard bench: %d workloads x %d implementations, %s keys, %d keys, GOMAXPROCS=%d, %s %s/%s\n\n",
-		len(workloads), len(impls), *keyKind, *size, runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	results := make([][]float64, len(workloads))
-	for i, w := range workloads {
-		results[i] = make([]float64, len(impls))
-		for j, im := range impls {
-			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("interrupted: %w", err)
+	results := map[runKey][]bench.Result{}
+	var order []bench.Result // every result, in run order
+	done := 0
+	prevProcs := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(prevProcs)
+	roundsDone := 0
+	var interrupted error
+rounds:
+	for round := range cfg.rounds {
+		var thisRound []bench.Result
+		for _, cpu := range cfg.cpus {
+			runtime.GOMAXPROCS(cpu)
+			for _, w := range cfg.workloads {
+				for _, impl := range cfg.impls {
+					if err := ctx.Err(); err != nil {
+						interrupted = err
+						break rounds
+					}
+					progress.step(done, fmt.Sprintf("round %d/%d: %s on %s, -cpu %d", round+1, cfg.rounds, w.Name, impl, cpu))
+					res, err := bench.Run(ctx, impl, w)
+					if err != nil {
+						return err
+					}
+					if err := ctx.Err(); err != nil {
+						interrupted = err // the run was cut short: drop it
+						break rounds
+					}
+					thisRound = append(thisRound, res)
+					done++
+				}
 			}
-			r := testing.Benchmark(func(b *testing.B) { w.run(b, im) })
-			if r.N == 0 {
-				return fmt.Errorf("benchmark %s on %s did not run", w.name, im.Name)
-			}
-			results[i][j] = float64(r.T.Nanoseconds()) / float64(r.N)
 		}
+		for _, r := range thisRound {
+			k := runKey{r.Workload, r.GOMAXPROCS, r.Impl}
+			results[k] = append(results[k], r)
+		}
+		order = append(order, thisRound...)
+		roundsDone++
 	}
-	return printTable(stdout, workloads, impls, results)
-}
+	progress.finish()
+	runtime.GOMAXPROCS(prevProcs)
 
-// selectImpls returns the implementations named in list, in Impls order.
-func selectImpls(list string) ([]bench.Impl, error) {
-	want := strings.Split(list, ",")
-	var out []bench.Impl
-	for _, im := range bench.Impls() {
-		if slices.Contains(want, im.Name) {
-			out = append(out, im)
+	rep := &report{cfg: cfg, results: results, order: order, rounds: roundsDone, machine: describeMachine()}
+	var werr error
+	switch cfg.format {
+	case "json":
+		werr = rep.writeJSON(stdout)
+	case "benchfmt":
+		werr = rep.writeBenchfmt(stdout)
+	default:
+		werr = rep.writeTable(stdout)
+	}
+	if werr != nil {
+		return werr
+	}
+	if cfg.html != "" && roundsDone > 0 {
+		if err := rep.writeHTMLFile(cfg.html); err != nil {
+			return err
 		}
 	}
-	for _, name := range want {
-		if !slices.Contains(bench.ImplNames(), name) {
-			return nil, usagef("unknown implementation %q in -impls (known: %s)", name, strings.Join(bench.ImplNames(), ", "))
-		}
+	if interrupted != nil {
+		return fmt.Errorf("interrupted after %d of %d rounds: %w", roundsDone, cfg.rounds, interrupted)
 	}
-	if len(out) == 0 {
-		return nil, usagef("-impls names no implementation")
-	}
-	return out, nil
-}
-
-// printTable prints ns/op per workload and implementation, then each
-// implementation's ratio to sync.Map and to xsync where those were run.
-func printTable(w io.Writer, workloads []workload, impls []bench.Impl, ns [][]float64) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	col := func(name string) int {
-		return slices.IndexFunc(impls, func(im bench.Impl) bool { return im.Name == name })
-	}
-	base, xs, mg := col("syncmap"), col("xsync"), col("mapguard")
-	fmt.Fprint(tw, "ns/op\t")
-	for _, im := range impls {
-		fmt.Fprintf(tw, "%s\t", im.Name)
-	}
-	if mg >= 0 && base >= 0 {
-		fmt.Fprint(tw, "mapguard/syncmap\t")
-	}
-	if mg >= 0 && xs >= 0 {
-		fmt.Fprint(tw, "mapguard/xsync\t")
-	}
-	fmt.Fprintln(tw)
-	for i, wl := range workloads {
-		fmt.Fprintf(tw, "%s\t", wl.name)
-		for j := range impls {
-			fmt.Fprintf(tw, "%.1f\t", ns[i][j])
-		}
-		if mg >= 0 && base >= 0 {
-			fmt.Fprintf(tw, "%.2fx\t", ns[i][mg]/ns[i][base])
-		}
-		if mg >= 0 && xs >= 0 {
-			fmt.Fprintf(tw, "%.2fx\t", ns[i][mg]/ns[i][xs])
-		}
-		fmt.Fprintln(tw)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	_, err := fmt.Fprintln(w, "\nRatios below 1.00x mean mapguard is faster. One run on a shared machine is noisy:"+
-		"\nfor numbers to quote, use scripts/bench (interleaved rounds, benchstat).")
-	return err
-}
-
-// flagSetBenchtime sets testing's -test.benchtime, registered by
-// testing.Init, which testing.Benchmark reads.
-func flagSetBenchtime(d time.Duration) error {
-	if err := flag.Set("test.benchtime", d.String()); err != nil {
-		return fmt.Errorf("setting benchmark time: %w", err)
+	if failed := rep.failures(); len(failed) > 0 {
+		return fmt.Errorf("correctness check failed: %s", strings.Join(failed, "; "))
 	}
 	return nil
+}
+
+// progress draws a one-line progress bar on stderr for long runs.
+type progress struct {
+	w     io.Writer
+	total int
+	on    bool
+	start time.Time
+}
+
+func newProgress(w io.Writer, total int, on bool) *progress {
+	return &progress{w: w, total: total, on: on, start: time.Now()}
+}
+
+func (p *progress) step(done int, what string) {
+	if !p.on {
+		return
+	}
+	const width = 30
+	filled := width * done / max(p.total, 1)
+	fmt.Fprintf(p.w, "\r[%s%s] %d/%d %-60.60s", strings.Repeat("#", filled), strings.Repeat(" ", width-filled), done, p.total, what)
+}
+
+func (p *progress) finish() {
+	if p.on {
+		fmt.Fprintf(p.w, "\r%-100s\r", "")
+	}
 }

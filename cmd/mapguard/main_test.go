@@ -3,54 +3,190 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"golang.org/x/net/html"
+
+	"github.com/mapguard/mapguard/bench"
 )
 
-func TestBenchPrintsSideBySideTable(t *testing.T) {
+// quick are flags that keep a test run short.
+var quick = []string{"-duration", "20ms", "-impl", "syncmap,xsync,mapguard", "-preset", "session-table,hot-keys"}
+
+func runOK(t *testing.T, args ...string) string {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	err := run(context.Background(), []string{"bench", "-duration", "1s", "-size", "1024", "-impls", "syncmap,xsync,mapguard"}, &out, &errOut)
-	if err != nil {
-		t.Fatalf("run: %v\n%s", err, errOut.String())
+	if err := run(context.Background(), append([]string{"bench"}, args...), &out, &errOut); err != nil {
+		t.Fatalf("run(%q): %v\n%s", args, err, errOut.String())
 	}
-	got := out.String()
-	for _, want := range []string{"GOMAXPROCS=", "syncmap", "xsync", "mapguard/syncmap", "mapguard/xsync", "reads=99%", "reads=25%", "loadorstore-hot"} {
+	return out.String()
+}
+
+func TestBenchPrintsSideBySideTable(t *testing.T) {
+	got := runOK(t, quick...)
+	for _, want := range []string{"GOMAXPROCS=", "session-table", "hot-keys", "vs syncmap", "loadorstore p50", "p99.9", "B/entry", "pause p99"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, got)
 		}
 	}
 	if strings.Contains(got, "rwmutex") {
-		t.Errorf("output shows rwmutex, which -impls left out:\n%s", got)
+		t.Errorf("output shows rwmutex, which -impl left out:\n%s", got)
 	}
-	// Every workload row ends in two ratios.
 	rows := 0
 	for _, line := range strings.Split(got, "\n") {
-		if f := strings.Fields(line); len(f) == 6 && strings.HasPrefix(f[0], "reads=") {
+		f := strings.Fields(line)
+		if len(f) > 3 && (f[0] == "syncmap" || f[0] == "xsync" || f[0] == "mapguard") && !strings.HasSuffix(f[1], ":") {
 			rows++
-			if !strings.HasSuffix(f[4], "x") || !strings.HasSuffix(f[5], "x") {
-				t.Errorf("row without ratios: %q", line)
+			if !strings.HasSuffix(f[3], "x") || f[len(f)-1] != "ok" {
+				t.Errorf("row without a ratio or a passed check: %q", line)
 			}
 		}
 	}
-	if rows != 4 {
-		t.Errorf("%d mix rows; want 4:\n%s", rows, got)
+	if rows != 6 {
+		t.Errorf("%d implementation rows; want 3 per workload, 6:\n%s", rows, got)
+	}
+}
+
+func TestBenchCustomWorkloadFromFlags(t *testing.T) {
+	got := runOK(t, "-duration", "20ms", "-impl", "mutex,shardedrw", "-mix", "load=50,compute=50", "-keys", "100", "-key-type", "int", "-dist", "zipf")
+	if !strings.Contains(got, "custom, GOMAXPROCS=") || !strings.Contains(got, "100 int keys, zipf s=1.1") {
+		t.Fatalf("custom workload not described:\n%s", got)
+	}
+}
+
+func TestBenchWorkloadFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.yaml")
+	os.WriteFile(path, []byte("workloads:\n  - name: mine\n    mix: {load: 80, store: 20}\n    keys: 256\n"), 0o644)
+	got := runOK(t, "-duration", "20ms", "-impl", "syncmap,mapguard", "-workload", path)
+	if !strings.Contains(got, "mine, GOMAXPROCS=") || !strings.Contains(got, "256 string keys") {
+		t.Fatalf("workload from file not run:\n%s", got)
+	}
+}
+
+var benchLine = regexp.MustCompile(`^Benchmark[\w-]+/impl=\w+-\d+\t\d+\t[\d.]+ ns/op\t\d+ p50-ns\t\d+ p99-ns\t\d+ p999-ns\t[\d.]+ B/op\t[\d.]+ allocs/op(\t[\d.]+ B/entry)?(\t\d+ range-pass-ns)?\t\d+ gc-pause-p99-ns$`)
+
+func TestBenchfmtIsBenchstatInput(t *testing.T) {
+	got := runOK(t, append(quick, "-format", "benchfmt", "-rounds", "2")...)
+	lines := 0
+	for _, line := range strings.Split(strings.TrimSpace(got), "\n") {
+		if strings.HasPrefix(line, "Benchmark") {
+			lines++
+			if !benchLine.MatchString(line) {
+				t.Errorf("not a benchmark result line: %q", line)
+			}
+		} else if k, _, ok := strings.Cut(line, ": "); !ok || !containsString([]string{"goos", "goarch", "pkg", "cpu"}, k) {
+			t.Errorf("unexpected line %q", line)
+		}
+	}
+	if lines != 2*2*3 {
+		t.Errorf("%d result lines; want 2 rounds x 2 workloads x 3 implementations", lines)
+	}
+}
+
+func containsString(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func TestBenchJSON(t *testing.T) {
+	got := runOK(t, append(quick, "-json")...)
+	var rep jsonReport
+	if err := json.Unmarshal([]byte(got), &rep); err != nil {
+		t.Fatalf("-json output is not JSON: %v\n%s", err, got)
+	}
+	if rep.Machine.GoVersion == "" || rep.Machine.Cores == 0 || rep.Rounds != 1 || len(rep.Workloads) != 2 || len(rep.Results) != 6 {
+		t.Fatalf("JSON report incomplete: %+v", rep)
+	}
+	for _, r := range rep.Results {
+		if r.Ops == 0 || r.Check != "" || len(r.Latency) == 0 {
+			t.Errorf("result %+v: want operations, latencies and a passed check", r)
+		}
+	}
+}
+
+// TestBenchHTMLReport parses the report and checks that every chart is
+// there and shows every implementation.
+func TestBenchHTMLReport(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "report.html")
+	runOK(t, append(quick, "-html", path)...)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	doc, err := html.Parse(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	charts := map[string]string{} // svg id -> its text
+	var walk func(n *html.Node, svg string)
+	walk = func(n *html.Node, svg string) {
+		if n.Type == html.ElementNode && n.Data == "svg" {
+			for _, a := range n.Attr {
+				if a.Key == "id" {
+					svg = a.Val
+					charts[svg] = ""
+				}
+			}
+		}
+		if n.Type == html.TextNode && svg != "" {
+			charts[svg] += n.Data + "\n"
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c, svg)
+		}
+	}
+	walk(doc, "")
+	for _, id := range []string{"throughput-session-table", "throughput-hot-keys", "latency-session-table", "latency-hot-keys", "memory"} {
+		text, ok := charts[id]
+		if !ok {
+			t.Errorf("report has no chart %q (has %v)", id, len(charts))
+			continue
+		}
+		for _, impl := range []string{"syncmap", "xsync", "mapguard"} {
+			if !strings.Contains(text, impl) {
+				t.Errorf("chart %q does not show %s", id, impl)
+			}
+		}
 	}
 }
 
 func TestUsageErrors(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("name: x\nmix: {load: 100}\nkey_type: uuid\n"), 0o644)
 	for _, args := range [][]string{
 		nil,
 		{"frobnicate"},
 		{"bench", "-duration", "0s"},
-		{"bench", "-keys", "float"},
-		{"bench", "-size", "1000"},
-		{"bench", "-impls", "syncmap,nosuchmap"},
+		{"bench", "-key-type", "float"},
+		{"bench", "-keys", "0"},
+		{"bench", "-dist", "normal"},
+		{"bench", "-mix", "load=90"},
+		{"bench", "-mix", "get=100"},
+		{"bench", "-impl", "syncmap,nosuchmap"},
+		{"bench", "-preset", "nosuchpreset"},
+		{"bench", "-cpu", "0"},
+		{"bench", "-rounds", "0"},
+		{"bench", "-format", "xml"},
+		{"bench", "-baseline", "btree"},
+		{"bench", "-workload", bad},
+		{"bench", "-workload", "/nonexistent.yaml"},
 		{"bench", "-nosuchflag"},
 		{"bench", "extra"},
 	} {
-		err := run(context.Background(), args, io.Discard, io.Discard)
+		var errOut bytes.Buffer
+		err := run(context.Background(), args, io.Discard, &errOut)
 		var ue *usageError
 		if !errors.As(err, &ue) {
 			t.Errorf("run(%q) = %v; want a usage error", args, err)
@@ -58,6 +194,11 @@ func TestUsageErrors(t *testing.T) {
 		if code := exitCode(err, io.Discard); code != 2 {
 			t.Errorf("run(%q) exits %d; want 2", args, code)
 		}
+	}
+	var errOut bytes.Buffer
+	err := run(context.Background(), []string{"bench", "-workload", bad}, io.Discard, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "key_type") || !strings.Contains(err.Error(), "string, int") {
+		t.Errorf("bad workload file error %v; want it to name key_type and the allowed values", err)
 	}
 	if code := exitCode(errors.New("disk full"), io.Discard); code != 1 {
 		t.Errorf("other errors exit %d; want 1", code)
@@ -67,8 +208,31 @@ func TestUsageErrors(t *testing.T) {
 func TestBenchStopsWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := run(ctx, []string{"bench", "-duration", "1s"}, io.Discard, io.Discard)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("run with a cancelled context = %v; want context.Canceled", err)
+	var out bytes.Buffer
+	err := run(ctx, []string{"bench", "-duration", "1s"}, &out, io.Discard)
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "interrupted after 0 of 1 rounds") {
+		t.Fatalf("run with a cancelled context = %v; want an interruption after 0 rounds", err)
+	}
+	if !strings.Contains(out.String(), "no round finished") {
+		t.Fatalf("output %q; want it to say no round finished", out.String())
+	}
+}
+
+// TestFailedCheckIsReported feeds the report a failed run: the table
+// marks it and the command's error (exit 1) names it.
+func TestFailedCheckIsReported(t *testing.T) {
+	w := bench.Presets(0)[0]
+	cfg := &benchConfig{workloads: []bench.Workload{w}, impls: []string{"syncmap"}, cpus: []int{2}, rounds: 1, baseline: "syncmap"}
+	res := bench.Result{Workload: w.Name, Impl: "syncmap", GOMAXPROCS: 2, Ops: 10, OpsPerSec: 100, Check: "key 3: lost"}
+	rep := &report{cfg: cfg, results: map[runKey][]bench.Result{{w.Name, 2, "syncmap"}: {res}}, order: []bench.Result{res}, rounds: 1}
+	var out bytes.Buffer
+	if err := rep.writeTable(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "FAIL") || !strings.Contains(out.String(), "key 3: lost") {
+		t.Fatalf("table does not show the failure:\n%s", out.String())
+	}
+	if f := rep.failures(); len(f) != 1 {
+		t.Fatalf("failures() = %v", f)
 	}
 }
