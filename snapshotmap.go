@@ -61,10 +61,15 @@ type SnapshotMap[K comparable, V any] struct {
 	// written by some. Padding keeps them off the lines of m's table
 	// pointer and the clock, which every operation reads.
 	_ [cacheLine]byte
-	// tombs counts deletion versions still in m, so that Size can leave
-	// them out.
-	tombs atomic.Int64
-	_     [cacheLine - 8]byte
+	// count is the number of keys with a value (deletions kept for Views
+	// are not counted), striped like Map's size counter and changed only
+	// under the key's bucket lock when a key gains or loses its value.
+	count [maxStripes]stripe
+	// gen counts View releases. A writer that decided what to keep while
+	// a View was being released settles its key again (resettle), so that
+	// a release never misses versions kept on its behalf.
+	gen atomic.Uint64
+	_   [cacheLine - 8]byte
 	// kept is a lock-free stack of the keys whose newest version has an
 	// older one kept for a View (or is a deletion kept for one): the keys
 	// a sweep must visit when a View is released. A key is pushed when its
@@ -216,6 +221,8 @@ func (s *SnapshotMap[K, V]) trim(x *version[V]) {
 // stored, nil if none was. decide runs once; if it panics, nothing is
 // written and the lock is released.
 func (s *SnapshotMap[K, V]) write(key K, decide func(cur *version[V]) (V, ComputeOp)) (cur, nv *version[V]) {
+	_, h := s.m.find(key, false)
+	g := s.gen.Load()
 	s.m.Compute(key, func(head *version[V], loaded bool) (*version[V], ComputeOp) {
 		cur, nv = nil, nil
 		if loaded {
@@ -229,12 +236,12 @@ func (s *SnapshotMap[K, V]) write(key K, decide func(cur *version[V]) (V, Comput
 		switch {
 		case op == UpdateOp:
 			nv = &version[V]{value: v}
-			if cur != nil && cur.deleted {
-				s.tombs.Add(-1)
+			if cur == nil || cur.deleted {
+				s.addCount(h, 1)
 			}
 		case op == DeleteOp && cur != nil && !cur.deleted:
 			nv = &version[V]{deleted: true}
-			s.tombs.Add(1)
+			s.addCount(h, -1)
 		default:
 			return head, CancelOp
 		}
@@ -246,8 +253,41 @@ func (s *SnapshotMap[K, V]) write(key K, decide func(cur *version[V]) (V, Comput
 	})
 	if nv != nil {
 		s.settle(key, nv)
+		if s.gen.Load() != g {
+			s.resettle(key)
+		}
 	}
 	return cur, nv
+}
+
+// addCount adds delta to the stripe of the entry count for hash h.
+func (s *SnapshotMap[K, V]) addCount(h uint64, delta int64) {
+	s.count[(h>>7)&(maxStripes-1)].n.Add(delta)
+}
+
+// resettle settles key's newest version again under its bucket lock, with
+// the current list of live Views: it drops what no View needs, removes a
+// deletion nobody needs, and lists the key if it still keeps history. The
+// sweep uses it, and so do writers whose settling overlapped a release.
+func (s *SnapshotMap[K, V]) resettle(key K) {
+	s.m.Compute(key, func(head *version[V], loaded bool) (*version[V], ComputeOp) {
+		if !loaded {
+			return head, CancelOp
+		}
+		s.stamp(head)
+		s.trim(head)
+		switch {
+		case head.prev.Load() != nil:
+			// Listed again: a duplicate on the stack costs one visit.
+			head.listed.Store(true)
+			s.pushKept(key)
+		case head.deleted:
+			return nil, DeleteOp
+		default:
+			head.listed.Store(false)
+		}
+		return head, CancelOp
+	})
 }
 
 // settle stamps nv, just stored for key, and drops what no View needs: its
@@ -256,8 +296,8 @@ func (s *SnapshotMap[K, V]) settle(key K, nv *version[V]) {
 	s.stamp(nv)
 	s.trim(nv)
 	if nv.prev.Load() == nil {
-		if nv.deleted && s.m.CompareAndDelete(key, nv) {
-			s.tombs.Add(-1)
+		if nv.deleted {
+			s.m.CompareAndDelete(key, nv)
 		}
 		return
 	}
@@ -278,6 +318,7 @@ func (s *SnapshotMap[K, V]) settle(key K, nv *version[V]) {
 // at once. Nothing between Lock and Unlock can panic.
 func (s *SnapshotMap[K, V]) put(key K, h uint64, ve *ventry[K, V]) (old *version[V]) {
 	nv := &ve.v
+	g := s.gen.Load()
 	for {
 		t, root, idx := s.m.lockChain(h)
 		tag := tagOf(h)
@@ -319,7 +360,9 @@ func (s *SnapshotMap[K, V]) put(key K, h uint64, ve *ventry[K, V]) (old *version
 			nv.listed.Store(old.listed.Load())
 			fb.slotAt(fs).Store(&ve.e)
 			if old.deleted {
-				s.tombs.Add(-1)
+				s.addCount(h, 1)
+			} else if nv.deleted {
+				s.addCount(h, -1)
 			}
 		} else {
 			if eb == nil && t.mustGrow() {
@@ -329,15 +372,13 @@ func (s *SnapshotMap[K, V]) put(key K, h uint64, ve *ventry[K, V]) (old *version
 			}
 			t.insertLocked(eb, es, last, tag, &ve.e)
 			delta = 1
+			s.addCount(h, 1)
 		}
 		s.stamp(nv)
 		s.trim(nv)
 		shrink := false
 		switch {
 		case nv.prev.Load() != nil:
-			if nv.deleted {
-				s.tombs.Add(1)
-			}
 			if !nv.listed.Load() {
 				nv.listed.Store(true)
 				s.pushKept(key)
@@ -357,6 +398,9 @@ func (s *SnapshotMap[K, V]) put(key K, h uint64, ve *ventry[K, V]) (old *version
 		}
 		if shrink {
 			s.m.maybeShrink(t)
+		}
+		if s.gen.Load() != g {
+			s.resettle(key)
 		}
 		return old
 	}
@@ -423,7 +467,10 @@ func (s *SnapshotMap[K, V]) Swap(key K, value V) (previous V, loaded bool) {
 // any. The loaded result reports whether the key was present.
 func (s *SnapshotMap[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
 	e, h := s.m.find(key, true)
-	if e == nil || e.value.deleted {
+	// Stamp before reading: a pending deletion seen as done would let
+	// this call return before the deletion takes effect, and a View taken
+	// after it could still show the key.
+	if e == nil || s.stamp(e.value) == 0 || e.value.deleted {
 		return value, false
 	}
 	return present(s.put(key, h, newVentry(key, value, true)))
@@ -567,7 +614,11 @@ func (s *SnapshotMap[K, V]) Values() iter.Seq[V] {
 // Size returns the number of entries. It costs O(GOMAXPROCS); with writes
 // in flight it may count some of them and not others.
 func (s *SnapshotMap[K, V]) Size() int {
-	return max(s.m.Size()-int(s.tombs.Load()), 0)
+	var n int64
+	for i := range s.count {
+		n += s.count[i].n.Load()
+	}
+	return int(max(n, 0))
 }
 
 // Clear deletes every entry. Unlike Map.Clear it deletes them one by one,
@@ -640,6 +691,10 @@ func (s *SnapshotMap[K, V]) Snapshot() *View[K, V] {
 }
 
 // unregister removes the View taken at time e from the live list.
+//
+// It publishes the new list before advancing gen, and the caller checks the
+// kept stack after: so a writer that trimmed with the old list either sees
+// gen move and settles again, or pushed its key before the check.
 func (s *SnapshotMap[K, V]) unregister(e uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -650,10 +705,11 @@ func (s *SnapshotMap[K, V]) unregister(e uint64) {
 	}
 	if len(old) == 1 {
 		s.live.Store(nil)
-		return
+	} else {
+		live := slices.Delete(slices.Clone(old), i, i+1)
+		s.live.Store(&live)
 	}
-	live := slices.Delete(slices.Clone(old), i, i+1)
-	s.live.Store(&live)
+	s.gen.Add(1)
 }
 
 // sweep visits the keys on the kept stack and drops the versions no live
@@ -664,27 +720,7 @@ func (s *SnapshotMap[K, V]) sweep() {
 	s.sweepMu.Lock()
 	defer s.sweepMu.Unlock()
 	for n := s.kept.Swap(nil); n != nil; n = n.next {
-		s.m.Compute(n.key, func(head *version[V], loaded bool) (*version[V], ComputeOp) {
-			if !loaded {
-				return head, CancelOp
-			}
-			s.stamp(head)
-			s.trim(head)
-			switch {
-			case head.prev.Load() != nil:
-				// If head is not listed, its writer has not settled it
-				// yet, and its settle pushes the key.
-				if head.listed.Load() {
-					s.pushKept(n.key)
-				}
-			case head.deleted:
-				s.tombs.Add(-1)
-				return nil, DeleteOp
-			default:
-				head.listed.Store(false)
-			}
-			return head, CancelOp
-		})
+		s.resettle(n.key)
 	}
 }
 

@@ -551,3 +551,88 @@ func FuzzSnapshotOps(f *testing.F) {
 		}
 	})
 }
+
+// TestReleaseRacingWritersLeavesNoHistory pins a leak found in review:
+// a writer that decided to keep an old version for a View, while that View
+// was being released, pushed its key after the release had looked at the
+// kept stack, so nothing ever dropped the version (or the deletion). Once
+// the writers and the release are done, with no View alive, every key must
+// hold one version, deleted keys must be gone, and Size must be exact.
+func TestReleaseRacingWritersLeavesNoHistory(t *testing.T) {
+	const keys = 64
+	rounds := 1000
+	if testing.Short() {
+		rounds = 200
+	}
+	for round := range rounds {
+		s := mapguard.NewSnapshotMap[int, int]()
+		for i := range keys {
+			s.Store(i, 0)
+		}
+		v := s.Snapshot()
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for g := range 2 {
+			wg.Go(func() {
+				<-start
+				for i := g; i < keys; i += 2 {
+					switch i % 6 {
+					case 0, 1:
+						s.Store(i, 1)
+					case 2, 3:
+						s.Delete(i)
+					case 4:
+						s.Compute(i, func(old int, _ bool) (int, mapguard.ComputeOp) { return old + 1, mapguard.UpdateOp })
+					case 5:
+						s.Compute(i, func(int, bool) (int, mapguard.ComputeOp) { return 0, mapguard.DeleteOp })
+					}
+				}
+			})
+		}
+		close(start)
+		runtime.Gosched()
+		v.Release()
+		wg.Wait()
+		present := 0
+		for i := range keys {
+			deleted := i%6 == 2 || i%6 == 3 || i%6 == 5
+			n, in := mapguard.Versions(s, i)
+			if n > 1 || in == deleted {
+				t.Fatalf("round %d, key %d: %d versions, in table %v, with no View alive; want 1 version, in table %v", round, i, n, in, !deleted)
+			}
+			if !deleted {
+				present++
+			}
+		}
+		if got := s.Size(); got != present {
+			t.Fatalf("round %d: Size() = %d; %d keys are present", round, got, present)
+		}
+	}
+}
+
+// TestSizeExactWhileSweeping pins the other review finding: Size subtracted
+// a count of kept deletions from the table's count, read at another time,
+// so a sweep removing deletions made Size show states that never existed.
+func TestSizeExactWhileSweeping(t *testing.T) {
+	s := mapguard.NewSnapshotMap[int, int]()
+	for i := range 2001 {
+		s.Store(i, i)
+	}
+	v := s.Snapshot()
+	for i := 1; i < 2001; i++ {
+		s.Delete(i) // kept for v
+	}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for !stop.Load() {
+			if n := s.Size(); n != 1 {
+				t.Errorf("Size() = %d while a sweep runs; the map holds 1 key", n)
+				return
+			}
+		}
+	})
+	v.Release()
+	stop.Store(true)
+	wg.Wait()
+}

@@ -19,7 +19,9 @@ import (
 //
 // A View keeps alive the versions it needs. Release gives them back early;
 // without it they are given back once the View is unreachable. Using a
-// View after Release panics.
+// View after Release panics, and so does a read that Release overlaps
+// (Release must not race with the View's use). Do not call Release from a
+// Compute or LoadOrCompute function of the same map: it takes bucket locks.
 type View[K comparable, V any] struct {
 	h *viewHandle[K, V]
 	// n is Len plus one, or 0 until Len has counted.
@@ -70,6 +72,7 @@ func (v *View[K, V]) Load(key K) (value V, ok bool) {
 			value, ok = x.value, true
 		}
 	}
+	v.handle() // a Release during the read may have dropped what it read
 	// The cleanup must not release the versions read above until they
 	// have been read.
 	runtime.KeepAlive(v)
@@ -83,6 +86,7 @@ func (v *View[K, V]) Range(f func(key K, value V) bool) {
 	h := v.handle()
 	h.s.m.walk(func(key K, head *version[V]) bool {
 		if x := h.s.visible(head, h.at); x != nil {
+			v.handle() // as in Load
 			return f(key, x.value)
 		}
 		return true

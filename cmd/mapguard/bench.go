@@ -186,18 +186,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if f, ok := stdout.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 && os.Getenv("NO_COLOR") == "" {
-			cfg.color = true
-		}
-	}
+	cfg.color = isTerminal(stdout) && os.Getenv("NO_COLOR") == ""
 	total := cfg.rounds * len(cfg.cpus) * len(cfg.workloads) * len(cfg.impls)
 	var estimate time.Duration
 	for _, w := range cfg.workloads {
 		estimate += w.Duration
 	}
 	estimate *= time.Duration(cfg.rounds * len(cfg.cpus) * len(cfg.impls))
-	progress := newProgress(stderr, total, estimate > 2*time.Second)
+	progress := newProgress(stderr, total, estimate > 2*time.Second && isTerminal(stderr))
 
 	results := map[runKey][]bench.Result{}
 	var order []bench.Result // every result, in run order
@@ -266,6 +262,16 @@ rounds:
 		return fmt.Errorf("correctness check failed: %s", strings.Join(failed, "; "))
 	}
 	return nil
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // progress draws a one-line progress bar on stderr for long runs.
