@@ -214,52 +214,6 @@ func (s *SnapshotMap[K, V]) trim(x *version[V]) {
 	}
 }
 
-// write runs decide on key's newest version (nil if the key is absent;
-// possibly a deletion) with the key's bucket locked, and stores the value
-// decide returns (UpdateOp) or a deletion (DeleteOp, if a value is present)
-// as the new newest version. It returns the version decide saw and the one
-// stored, nil if none was. decide runs once; if it panics, nothing is
-// written and the lock is released.
-func (s *SnapshotMap[K, V]) write(key K, decide func(cur *version[V]) (V, ComputeOp)) (cur, nv *version[V]) {
-	_, h := s.m.find(key, false)
-	g := s.gen.Load()
-	s.m.Compute(key, func(head *version[V], loaded bool) (*version[V], ComputeOp) {
-		cur, nv = nil, nil
-		if loaded {
-			// Stamp the newest version before it gets a successor, so
-			// stamps grow along every chain.
-			s.stamp(head)
-			s.trim(head)
-			cur = head
-		}
-		v, op := decide(cur)
-		switch {
-		case op == UpdateOp:
-			nv = &version[V]{value: v}
-			if cur == nil || cur.deleted {
-				s.addCount(h, 1)
-			}
-		case op == DeleteOp && cur != nil && !cur.deleted:
-			nv = &version[V]{deleted: true}
-			s.addCount(h, -1)
-		default:
-			return head, CancelOp
-		}
-		nv.prev.Store(cur)
-		if cur != nil {
-			nv.listed.Store(cur.listed.Load())
-		}
-		return nv, UpdateOp
-	})
-	if nv != nil {
-		s.settle(key, nv)
-		if s.gen.Load() != g {
-			s.resettle(key)
-		}
-	}
-	return cur, nv
-}
-
 // addCount adds delta to the stripe of the entry count for hash h.
 func (s *SnapshotMap[K, V]) addCount(h uint64, delta int64) {
 	s.count[(h>>7)&(maxStripes-1)].n.Add(delta)
@@ -290,120 +244,175 @@ func (s *SnapshotMap[K, V]) resettle(key K) {
 	})
 }
 
-// settle stamps nv, just stored for key, and drops what no View needs: its
-// predecessors and, for a deletion nobody needs, the key itself.
-func (s *SnapshotMap[K, V]) settle(key K, nv *version[V]) {
+// slotRef is where a key's entry is, or where it can go, in a locked chain.
+type slotRef[K comparable, V any] struct {
+	t      *table[K, *version[V]]
+	root   *bucket[K, *version[V]]
+	idx    uint64
+	tag    uint8
+	fb     *bucket[K, *version[V]] // the key's bucket and slot, if found
+	fs     int
+	eb     *bucket[K, *version[V]] // the first empty slot, if any
+	es     int
+	last   *bucket[K, *version[V]]
+	cur    *version[V] // the key's newest version, stamped; nil if absent
+	growth bool        // an insert needs the table to grow first
+}
+
+// lock locks the chain of key, whose hash is h, and finds the key in it.
+func (s *SnapshotMap[K, V]) lock(key K, h uint64) slotRef[K, V] {
+	var r slotRef[K, V]
+	r.t, r.root, r.idx = s.m.lockChain(h)
+	r.tag = tagOf(h)
+	r.last = r.root
+search:
+	for b := r.root; b != nil; b = b.next.Load() {
+		meta := b.meta.Load()
+		for w := matchTag(meta, r.tag); w != 0; w &= w - 1 {
+			i := slotOf(w)
+			if e := b.slotAt(i).Load(); e != nil && e.key == key {
+				r.fb, r.fs, r.cur = b, i, e.value
+				break search
+			}
+		}
+		if r.eb == nil {
+			if w := emptySlots(meta); w != 0 {
+				r.eb, r.es = b, slotOf(w)
+			}
+		}
+		r.last = b
+	}
+	if r.cur != nil {
+		s.stamp(r.cur) // stamps grow along the chain
+	} else {
+		r.growth = r.eb == nil && r.t.mustGrow()
+	}
+	return r
+}
+
+// apply makes ve the newest version of the key at r, whose chain is locked,
+// and unlocks it. The writer stamps ve itself before unlocking, so with no
+// View alive the key is left with one version, and a deletion nobody needs
+// is removed at once. Nothing in it can panic.
+func (s *SnapshotMap[K, V]) apply(key K, h uint64, r *slotRef[K, V], ve *ventry[K, V], gen uint64) {
+	nv, old := &ve.v, r.cur
+	var delta int64
+	if old != nil {
+		nv.prev.Store(old)
+		nv.listed.Store(old.listed.Load())
+		r.fb.slotAt(r.fs).Store(&ve.e)
+		if old.deleted {
+			s.addCount(h, 1)
+		} else if nv.deleted {
+			s.addCount(h, -1)
+		}
+	} else {
+		r.t.insertLocked(r.eb, r.es, r.last, r.tag, &ve.e)
+		delta = 1
+		s.addCount(h, 1)
+		if r.eb == nil { // it went into a new overflow bucket
+			r.fb, r.fs = r.last.next.Load(), 0
+		} else {
+			r.fb, r.fs = r.eb, r.es
+		}
+	}
 	s.stamp(nv)
 	s.trim(nv)
-	if nv.prev.Load() == nil {
-		if nv.deleted {
-			s.m.CompareAndDelete(key, nv)
+	shrink := false
+	switch {
+	case nv.prev.Load() != nil:
+		if !nv.listed.Load() {
+			nv.listed.Store(true)
+			s.pushKept(key)
 		}
-		return
+	case nv.deleted:
+		// No View needs the old value: remove the key.
+		meta := setTag(r.fb.meta.Load(), r.fs, 0)
+		r.fb.meta.Store(meta)
+		r.fb.slotAt(r.fs).Store(nil)
+		delta--
+		shrink = meta == 0 && !s.m.cfg.growOnly
 	}
-	// A View needs an older version: make sure a sweep will visit key.
-	// Concurrent writers may both push it; a duplicate costs a visit.
-	if !nv.listed.Load() && nv.listed.CompareAndSwap(false, true) {
-		s.pushKept(key)
+	r.root.mu.Unlock()
+	if delta != 0 {
+		r.t.addSize(r.idx, delta)
+	}
+	if shrink {
+		s.m.maybeShrink(r.t)
+	}
+	if s.gen.Load() != gen {
+		s.resettle(key)
 	}
 }
 
 // put makes ve, whose key hashes to h, the key's newest version, or for a
 // deletion (ve.v.deleted) does so only if the key has a value, and returns
-// the version it replaced (nil if the key was absent). It is write
-// specialised for Store, Swap and the deletions, as Map.swap and Map.delete
-// are specialised: one critical section, no callback, no allocation but
-// ve. The writer stamps ve itself before unlocking, so with no View alive
-// the key is left with one version, and a deletion nobody needs is removed
-// at once. Nothing between Lock and Unlock can panic.
+// the version it replaced (nil if the key was absent). It is the write
+// path of Store, Swap and the deletions, specialised as Map.swap and
+// Map.delete are: one critical section, no callback, and ve allocated
+// before the lock is taken.
 func (s *SnapshotMap[K, V]) put(key K, h uint64, ve *ventry[K, V]) (old *version[V]) {
-	nv := &ve.v
-	g := s.gen.Load()
+	gen := s.gen.Load()
 	for {
-		t, root, idx := s.m.lockChain(h)
-		tag := tagOf(h)
-		var (
-			fb       *bucket[K, *version[V]] // the key's bucket and slot
-			fs       int
-			eb       *bucket[K, *version[V]] // first empty slot, if any
-			es       int
-			last     = root
-			foundKey bool
-		)
-	search:
-		for b := root; b != nil; b = b.next.Load() {
-			meta := b.meta.Load()
-			for w := matchTag(meta, tag); w != 0; w &= w - 1 {
-				i := slotOf(w)
-				if e := b.slotAt(i).Load(); e != nil && e.key == key {
-					fb, fs, old, foundKey = b, i, e.value, true
-					break search
-				}
-			}
-			if eb == nil {
-				if w := emptySlots(meta); w != 0 {
-					eb, es = b, slotOf(w)
-				}
-			}
-			last = b
+		r := s.lock(key, h)
+		if ve.v.deleted && (r.cur == nil || r.cur.deleted) {
+			r.root.mu.Unlock() // nothing to delete
+			return r.cur
 		}
-		if !foundKey || old.deleted {
-			if nv.deleted { // nothing to delete
-				root.mu.Unlock()
-				return old
-			}
+		if r.growth {
+			r.root.mu.Unlock()
+			s.m.startResize(r.t, resizeGrow)
+			continue
 		}
-		var delta int64
-		if foundKey {
-			s.stamp(old) // stamps grow along the chain
-			nv.prev.Store(old)
-			nv.listed.Store(old.listed.Load())
-			fb.slotAt(fs).Store(&ve.e)
-			if old.deleted {
-				s.addCount(h, 1)
-			} else if nv.deleted {
-				s.addCount(h, -1)
-			}
-		} else {
-			if eb == nil && t.mustGrow() {
-				root.mu.Unlock()
-				s.m.startResize(t, resizeGrow)
-				continue
-			}
-			t.insertLocked(eb, es, last, tag, &ve.e)
-			delta = 1
-			s.addCount(h, 1)
-		}
-		s.stamp(nv)
-		s.trim(nv)
-		shrink := false
-		switch {
-		case nv.prev.Load() != nil:
-			if !nv.listed.Load() {
-				nv.listed.Store(true)
-				s.pushKept(key)
-			}
-		case nv.deleted:
-			// No View needs the old value: remove the key. (A deletion
-			// always replaced a value, in slot fs of fb.)
-			meta := setTag(fb.meta.Load(), fs, 0)
-			fb.meta.Store(meta)
-			fb.slotAt(fs).Store(nil)
-			delta = -1
-			shrink = meta == 0 && !s.m.cfg.growOnly
-		}
-		root.mu.Unlock()
-		if delta != 0 {
-			t.addSize(idx, delta)
-		}
-		if shrink {
-			s.m.maybeShrink(t)
-		}
-		if s.gen.Load() != g {
-			s.resettle(key)
-		}
-		return old
+		s.apply(key, h, &r, ve, gen)
+		return r.cur
 	}
+}
+
+// update runs decide on the key's newest version (nil if absent, possibly
+// a deletion) with the key's chain locked, and stores what it decides: its
+// value (UpdateOp) or a deletion (DeleteOp, if the key has a value). It
+// returns the version decide saw and the one stored, nil if none. decide
+// runs once: whether an insert must grow the table is settled first. If
+// decide panics, the lock is released and nothing is written.
+func (s *SnapshotMap[K, V]) update(key K, decide func(cur *version[V]) (V, ComputeOp)) (cur, nv *version[V]) {
+	_, h := s.m.find(key, false)
+	gen := s.gen.Load()
+	for {
+		r := s.lock(key, h)
+		if r.growth {
+			r.root.mu.Unlock()
+			s.m.startResize(r.t, resizeGrow)
+			continue
+		}
+		v, op := decideLocked(&r.root.mu, decide, r.cur)
+		var ve *ventry[K, V]
+		switch {
+		case op == UpdateOp:
+			ve = newVentry(key, v, false)
+		case op == DeleteOp && r.cur != nil && !r.cur.deleted:
+			ve = newVentry(key, v, true)
+		default:
+			r.root.mu.Unlock()
+			return r.cur, nil
+		}
+		s.apply(key, h, &r, ve, gen)
+		return r.cur, &ve.v
+	}
+}
+
+// decideLocked calls decide with mu held and, if decide panics, unlocks mu
+// as the panic passes.
+func decideLocked[V any](mu *sync.Mutex, decide func(*version[V]) (V, ComputeOp), cur *version[V]) (v V, op ComputeOp) {
+	done := false
+	defer func() {
+		if !done {
+			mu.Unlock()
+		}
+	}()
+	v, op = decide(cur)
+	done = true
+	return v, op
 }
 
 // present returns the value of cur, a version from write, if it is one.
@@ -438,7 +447,7 @@ func (s *SnapshotMap[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool) 
 	if v, ok := s.Load(key); ok {
 		return v, true
 	}
-	cur, _ := s.write(key, func(cur *version[V]) (V, ComputeOp) {
+	cur, _ := s.update(key, func(cur *version[V]) (V, ComputeOp) {
 		if _, ok := present(cur); ok {
 			return value, CancelOp
 		}
@@ -489,7 +498,7 @@ func (s *SnapshotMap[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
 	if v, ok := s.Load(key); !ok || !valuesEqual(v, old) {
 		return false
 	}
-	_, nv := s.write(key, func(cur *version[V]) (V, ComputeOp) {
+	_, nv := s.update(key, func(cur *version[V]) (V, ComputeOp) {
 		if v, ok := present(cur); ok && valuesEqual(v, old) {
 			return new, UpdateOp
 		}
@@ -506,7 +515,7 @@ func (s *SnapshotMap[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
 	if v, ok := s.Load(key); !ok || !valuesEqual(v, old) {
 		return false
 	}
-	_, nv := s.write(key, func(cur *version[V]) (v V, _ ComputeOp) {
+	_, nv := s.update(key, func(cur *version[V]) (v V, _ ComputeOp) {
 		if v, ok := present(cur); ok && valuesEqual(v, old) {
 			return v, DeleteOp
 		}
@@ -524,7 +533,7 @@ func (s *SnapshotMap[K, V]) LoadOrCompute(key K, fn func() (value V, cancel bool
 	if v, ok := s.Load(key); ok {
 		return v, true
 	}
-	cur, nv := s.write(key, func(cur *version[V]) (v V, _ ComputeOp) {
+	cur, nv := s.update(key, func(cur *version[V]) (v V, _ ComputeOp) {
 		if _, ok := present(cur); ok {
 			return v, CancelOp
 		}
@@ -549,7 +558,7 @@ func (s *SnapshotMap[K, V]) LoadOrCompute(key K, fn func() (value V, cancel bool
 // key's bucket locked; it must not use the same map, and if it panics the
 // map is left as it was.
 func (s *SnapshotMap[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op ComputeOp)) (actual V, ok bool) {
-	cur, nv := s.write(key, func(cur *version[V]) (V, ComputeOp) {
+	cur, nv := s.update(key, func(cur *version[V]) (V, ComputeOp) {
 		return fn(present(cur))
 	})
 	if nv != nil {
@@ -566,7 +575,7 @@ func (s *SnapshotMap[K, V]) DeleteFunc(del func(key K, value V) bool) int {
 	s.m.walk(func(key K, head *version[V]) bool {
 		v, ok := s.current(head)
 		if ok && del(key, v) {
-			_, nv := s.write(key, func(cur *version[V]) (v V, _ ComputeOp) {
+			_, nv := s.update(key, func(cur *version[V]) (v V, _ ComputeOp) {
 				if cur == head {
 					return v, DeleteOp
 				}

@@ -195,6 +195,26 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	estimate *= time.Duration(cfg.rounds * len(cfg.cpus) * len(cfg.impls))
 	progress := newProgress(stderr, total, estimate > 2*time.Second && isTerminal(stderr))
 
+	// Warm up: run every workload on every implementation briefly and
+	// discard the results, so that the first round does not pay for page
+	// faults, the GC pacer's start and CPU frequency ramp-up alone.
+	for _, w := range cfg.workloads {
+		wu := w
+		wu.Duration, wu.Ops = min(w.Duration/5, 100*time.Millisecond), 0
+		if wu.Duration <= 0 {
+			wu.Duration = 10 * time.Millisecond
+		}
+		for _, impl := range cfg.impls {
+			if ctx.Err() != nil {
+				break
+			}
+			progress.step(0, fmt.Sprintf("warm-up: %s on %s", w.Name, impl))
+			if _, err := bench.Run(ctx, impl, wu); err != nil {
+				return err
+			}
+		}
+	}
+
 	results := map[runKey][]bench.Result{}
 	var order []bench.Result // every result, in run order
 	done := 0

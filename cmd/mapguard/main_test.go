@@ -236,3 +236,20 @@ func TestFailedCheckIsReported(t *testing.T) {
 		t.Fatalf("failures() = %v", f)
 	}
 }
+
+// TestReadmeWorkloadExampleParses keeps the README's workload file valid.
+func TestReadmeWorkloadExampleParses(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "```yaml\n")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("README has no yaml block")
+	}
+	ws, err := bench.ParseWorkloads([]byte(block), bench.Workload{KeyType: "string", Distribution: "uniform", Keys: 1024})
+	if err != nil || len(ws) != 1 || ws[0].Goroutines != 64 || ws[0].ZipfS != 1.1 {
+		t.Fatalf("README workload example: %+v, %v", ws, err)
+	}
+}
