@@ -1,0 +1,201 @@
+package observe
+
+import (
+	"context"
+	"runtime/metrics"
+	"runtime/pprof"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// counter names one (op, result) pair of mapguard_operations_total.
+type counter uint8
+
+const (
+	loadHit counter = iota
+	loadMiss
+	storeStored
+	loadOrStoreHit
+	loadOrStoreStored
+	swapStored
+	loadAndDeleteDeleted
+	loadAndDeleteMiss
+	deleteDeleted
+	deleteMiss
+	casStored
+	casMiss
+	cadDeleted
+	cadMiss
+	computeStored
+	computeDeleted
+	computeMiss // cancelled, or deleting an absent key
+	loadOrComputeHit
+	loadOrComputeStored
+	loadOrComputeMiss // cancelled
+	clearDeleted
+	numCounters
+)
+
+// counterLabels are the op and result labels of each counter.
+var counterLabels = [numCounters][2]string{
+	loadHit: {"load", "hit"}, loadMiss: {"load", "miss"},
+	storeStored:    {"store", "stored"},
+	loadOrStoreHit: {"load_or_store", "hit"}, loadOrStoreStored: {"load_or_store", "stored"},
+	swapStored:           {"swap", "stored"},
+	loadAndDeleteDeleted: {"load_and_delete", "deleted"}, loadAndDeleteMiss: {"load_and_delete", "miss"},
+	deleteDeleted: {"delete", "deleted"}, deleteMiss: {"delete", "miss"},
+	casStored: {"compare_and_swap", "stored"}, casMiss: {"compare_and_swap", "miss"},
+	cadDeleted: {"compare_and_delete", "deleted"}, cadMiss: {"compare_and_delete", "miss"},
+	computeStored: {"compute", "stored"}, computeDeleted: {"compute", "deleted"}, computeMiss: {"compute", "miss"},
+	loadOrComputeHit: {"load_or_compute", "hit"}, loadOrComputeStored: {"load_or_compute", "stored"},
+	loadOrComputeMiss: {"load_or_compute", "miss"},
+	clearDeleted:      {"clear", "deleted"},
+}
+
+// stripes is the number of cells of the operation counters. A goroutine
+// picks its cell by a hash of its stack address, so two goroutines share
+// a cell with probability 1/stripes.
+const stripes = 64
+
+type cell struct {
+	c [numCounters]atomic.Uint64
+	_ [(64 - (numCounters*8)%64) % 64]byte
+}
+
+type opCounters struct{ cells [stripes]cell }
+
+// inc counts one operation. It is the whole hot-path cost of
+// instrumentation, so it is an atomic load and store rather than an atomic
+// add: no locked instruction, and the cell's line stays in the counting
+// core's cache. The price is that two goroutines counting in the same cell
+// at the same instant can lose one increment: the counts are statistics
+// for rates and ratios, which may undercount slightly under contention,
+// never overcount.
+func (o *opCounters) inc(c counter) {
+	var probe byte
+	i := (uint64(uintptr(unsafe.Pointer(&probe))) >> 12 * 0x9e3779b97f4a7c15) >> (64 - 6)
+	p := &o.cells[i&(stripes-1)].c[c]
+	p.Store(p.Load() + 1)
+}
+
+func (o *opCounters) sum(c counter) uint64 {
+	var n uint64
+	for i := range o.cells {
+		n += o.cells[i].c[c].Load()
+	}
+	return n
+}
+
+// instrument is what Map and SyncMap share: the counters, the iteration
+// histograms, the tracer, the collector.
+type instrument struct {
+	name        string
+	cfg         config
+	ops         opCounters
+	iterSeconds prometheus.Histogram
+	iterEntries prometheus.Histogram
+	tracer      trace.Tracer
+	otelSeconds metric.Float64Histogram
+	labels      pprof.LabelSet
+	computeLbls pprof.LabelSet
+	collector   *Collector
+}
+
+func newInstrument(name string, cfg config, stats func() (tableStats, bool)) *instrument {
+	if name == "" {
+		panic("observe: a map's name must not be empty")
+	}
+	in := &instrument{name: name, cfg: cfg}
+	in.iterSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:                            "mapguard_iteration_duration_seconds",
+		Help:                            "Duration of full or partial iterations (Range, All, Keys, Values) of the map.",
+		ConstLabels:                     prometheus.Labels{"map": name},
+		Buckets:                         prometheus.ExponentialBuckets(0.0001, 4, 10), // 100µs to 26s
+		NativeHistogramBucketFactor:     1.1,
+		NativeHistogramMaxBucketNumber:  160,
+		NativeHistogramMinResetDuration: time.Hour,
+	})
+	in.iterEntries = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:        "mapguard_iteration_entries",
+		Help:        "Entries visited per iteration of the map.",
+		ConstLabels: prometheus.Labels{"map": name},
+		Buckets:     prometheus.ExponentialBuckets(1, 10, 8), // 1 to 10M
+	})
+	tp := cfg.tp
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	in.tracer = tp.Tracer(ScopeName)
+	mp := cfg.mp
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	h, err := mp.Meter(ScopeName).Float64Histogram("mapguard.iteration.duration",
+		metric.WithUnit("s"), metric.WithDescription("Duration of iterations of mapguard maps."))
+	if err == nil {
+		in.otelSeconds = h
+	}
+	in.labels = pprof.Labels("map", name, "op", "range")
+	in.computeLbls = pprof.Labels("map", name, "op", "compute")
+	in.collector = newCollector(in, stats)
+	if cfg.reg != nil {
+		cfg.reg.MustRegister(in.collector)
+	}
+	return in
+}
+
+var heapSamples = []string{"/gc/heap/allocs:bytes", "/gc/heap/live:bytes"}
+
+// iteration is an iteration in progress.
+type iteration struct {
+	ctx    context.Context
+	start  time.Time
+	allocs uint64
+}
+
+func (in *instrument) begin(ctx context.Context) iteration {
+	s := []metrics.Sample{{Name: heapSamples[0]}}
+	metrics.Read(s)
+	return iteration{ctx: ctx, start: time.Now(), allocs: s[0].Value.Uint64()}
+}
+
+// end records a finished iteration: histograms, the OpenTelemetry metric,
+// and a span if the sampler wants one.
+func (in *instrument) end(it iteration, entries int, stopped bool) {
+	end := time.Now()
+	d := end.Sub(it.start)
+	s := []metrics.Sample{{Name: heapSamples[0]}, {Name: heapSamples[1]}}
+	metrics.Read(s)
+	info := Iteration{
+		Ctx: it.ctx, Map: in.name, Duration: d, Entries: entries, Stopped: stopped,
+		HeapAllocated: s[0].Value.Uint64() - it.allocs, HeapLive: s[1].Value.Uint64(),
+	}
+	in.iterSeconds.Observe(d.Seconds())
+	in.iterEntries.Observe(float64(entries))
+	if in.otelSeconds != nil {
+		in.otelSeconds.Record(it.ctx, d.Seconds(), metric.WithAttributes(attribute.String("map", in.name)))
+	}
+	if !in.cfg.sampler.Sample(info) {
+		return
+	}
+	_, span := in.tracer.Start(it.ctx, "range "+in.name, trace.WithTimestamp(it.start),
+		trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithAttributes(
+			attribute.String("mapguard.map", in.name),
+			attribute.Int("mapguard.entries", entries),
+			attribute.Bool("mapguard.stopped_early", stopped),
+			attribute.Int64("mapguard.duration_ns", d.Nanoseconds()),
+			attribute.Int64("mapguard.heap_allocated_bytes", int64(info.HeapAllocated)),
+		))
+	if in.cfg.slow > 0 && d > in.cfg.slow {
+		span.SetAttributes(attribute.Bool("mapguard.slow", true))
+	}
+	span.End(trace.WithTimestamp(end))
+}

@@ -1,0 +1,222 @@
+package observe
+
+import (
+	"context"
+	"iter"
+	"runtime/pprof"
+
+	"github.com/mapguard/mapguard"
+)
+
+// Map is a mapguard.Map with instrumentation: the same methods, each
+// counted by operation and result, iterations timed, traced when sampled
+// and run under pprof labels map=<name> op=range, and Compute and
+// LoadOrCompute under op=compute. It is safe for concurrent use, as the
+// map it wraps.
+type Map[K comparable, V any] struct {
+	m  *mapguard.Map[K, V]
+	in *instrument
+}
+
+// Instrument wraps m, naming it name in metrics, spans and profile labels.
+// Use a short fixed name (it is a label value, so never a key or an ID).
+// An empty name panics. Registering with a Registerer (WithRegisterer)
+// that already holds a map of the same name panics, as
+// prometheus.MustRegister does.
+func Instrument[K comparable, V any](m *mapguard.Map[K, V], name string, opts ...Option) *Map[K, V] {
+	om := &Map[K, V]{m: m}
+	om.in = newInstrument(name, newConfig(opts), func() (tableStats, bool) {
+		st := m.Stats()
+		return tableStats{entries: st.Entries, capacity: st.Capacity, grows: st.Grows, shrinks: st.Shrinks, clears: st.Clears, hasTable: true}, true
+	})
+	return om
+}
+
+// Unwrap returns the map being instrumented. Operations on it directly
+// are not counted.
+func (m *Map[K, V]) Unwrap() *mapguard.Map[K, V] { return m.m }
+
+// Collector returns the map's Prometheus collector, to register where
+// WithRegisterer was not given.
+func (m *Map[K, V]) Collector() *Collector { return m.in.collector }
+
+func (m *Map[K, V]) count(hit bool, yes, no counter) {
+	if hit {
+		m.in.ops.inc(yes)
+	} else {
+		m.in.ops.inc(no)
+	}
+}
+
+// Load is mapguard.Map.Load, counted as a hit or a miss.
+func (m *Map[K, V]) Load(key K) (value V, ok bool) {
+	value, ok = m.m.Load(key)
+	m.count(ok, loadHit, loadMiss)
+	return value, ok
+}
+
+// Store is mapguard.Map.Store.
+func (m *Map[K, V]) Store(key K, value V) {
+	m.m.Store(key, value)
+	m.in.ops.inc(storeStored)
+}
+
+// LoadOrStore is mapguard.Map.LoadOrStore, counted as a hit (loaded) or a
+// store.
+func (m *Map[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool) {
+	actual, loaded = m.m.LoadOrStore(key, value)
+	m.count(loaded, loadOrStoreHit, loadOrStoreStored)
+	return actual, loaded
+}
+
+// LoadAndStore is mapguard.Map.LoadAndStore.
+func (m *Map[K, V]) LoadAndStore(key K, value V) (previous V, loaded bool) {
+	return m.Swap(key, value)
+}
+
+// Swap is mapguard.Map.Swap.
+func (m *Map[K, V]) Swap(key K, value V) (previous V, loaded bool) {
+	previous, loaded = m.m.Swap(key, value)
+	m.in.ops.inc(swapStored)
+	return previous, loaded
+}
+
+// LoadAndDelete is mapguard.Map.LoadAndDelete.
+func (m *Map[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
+	value, loaded = m.m.LoadAndDelete(key)
+	m.count(loaded, loadAndDeleteDeleted, loadAndDeleteMiss)
+	return value, loaded
+}
+
+// Delete is mapguard.Map.Delete, counted as a deletion or a miss.
+func (m *Map[K, V]) Delete(key K) {
+	_, loaded := m.m.LoadAndDelete(key)
+	m.count(loaded, deleteDeleted, deleteMiss)
+}
+
+// CompareAndSwap is mapguard.Map.CompareAndSwap.
+func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
+	swapped = m.m.CompareAndSwap(key, old, new)
+	m.count(swapped, casStored, casMiss)
+	return swapped
+}
+
+// CompareAndDelete is mapguard.Map.CompareAndDelete.
+func (m *Map[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
+	deleted = m.m.CompareAndDelete(key, old)
+	m.count(deleted, cadDeleted, cadMiss)
+	return deleted
+}
+
+// Compute is mapguard.Map.Compute, run under the pprof labels map=<name>
+// op=compute and counted by what fn decided.
+func (m *Map[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op mapguard.ComputeOp)) (actual V, ok bool) {
+	var decided mapguard.ComputeOp
+	pprof.Do(context.Background(), m.in.computeLbls, func(context.Context) {
+		actual, ok = m.m.Compute(key, func(old V, loaded bool) (V, mapguard.ComputeOp) {
+			v, op := fn(old, loaded)
+			if op == mapguard.DeleteOp && !loaded {
+				op = mapguard.CancelOp
+			}
+			decided = op
+			return v, op
+		})
+	})
+	switch decided {
+	case mapguard.UpdateOp:
+		m.in.ops.inc(computeStored)
+	case mapguard.DeleteOp:
+		m.in.ops.inc(computeDeleted)
+	default:
+		m.in.ops.inc(computeMiss)
+	}
+	return actual, ok
+}
+
+// LoadOrCompute is mapguard.Map.LoadOrCompute; fn runs under the pprof
+// labels map=<name> op=compute.
+func (m *Map[K, V]) LoadOrCompute(key K, fn func() (value V, cancel bool)) (actual V, loaded bool) {
+	if v, ok := m.m.Load(key); ok {
+		m.in.ops.inc(loadOrComputeHit)
+		return v, true
+	}
+	stored := false
+	pprof.Do(context.Background(), m.in.computeLbls, func(context.Context) {
+		actual, loaded = m.m.LoadOrCompute(key, func() (V, bool) {
+			v, cancel := fn()
+			stored = !cancel
+			return v, cancel
+		})
+	})
+	switch {
+	case loaded:
+		m.in.ops.inc(loadOrComputeHit)
+	case stored:
+		m.in.ops.inc(loadOrComputeStored)
+	default:
+		m.in.ops.inc(loadOrComputeMiss)
+	}
+	return actual, loaded
+}
+
+// DeleteFunc is mapguard.Map.DeleteFunc, observed as an iteration.
+func (m *Map[K, V]) DeleteFunc(del func(key K, value V) bool) int {
+	it := m.in.begin(context.Background())
+	n, visited := 0, 0
+	pprof.Do(context.Background(), m.in.labels, func(context.Context) {
+		n = m.m.DeleteFunc(func(k K, v V) bool { visited++; return del(k, v) })
+	})
+	m.in.end(it, visited, false)
+	for range n {
+		m.in.ops.inc(deleteDeleted)
+	}
+	return n
+}
+
+// RangeContext is Range with a context: the iteration's span, if sampled,
+// is a child of ctx's span, and the pprof labels add to ctx's.
+func (m *Map[K, V]) RangeContext(ctx context.Context, f func(key K, value V) bool) {
+	it := m.in.begin(ctx)
+	n, stopped := 0, false
+	pprof.Do(ctx, m.in.labels, func(context.Context) {
+		m.m.Range(func(k K, v V) bool {
+			n++
+			if !f(k, v) {
+				stopped = true
+				return false
+			}
+			return true
+		})
+	})
+	m.in.end(it, n, stopped)
+}
+
+// Range is mapguard.Map.Range, observed as an iteration.
+func (m *Map[K, V]) Range(f func(key K, value V) bool) { m.RangeContext(context.Background(), f) }
+
+// All is mapguard.Map.All, observed as an iteration.
+func (m *Map[K, V]) All() iter.Seq2[K, V] { return m.Range }
+
+// Keys is mapguard.Map.Keys, observed as an iteration.
+func (m *Map[K, V]) Keys() iter.Seq[K] {
+	return func(yield func(K) bool) { m.Range(func(k K, _ V) bool { return yield(k) }) }
+}
+
+// Values is mapguard.Map.Values, observed as an iteration.
+func (m *Map[K, V]) Values() iter.Seq[V] {
+	return func(yield func(V) bool) { m.Range(func(_ K, v V) bool { return yield(v) }) }
+}
+
+// Size is mapguard.Map.Size.
+func (m *Map[K, V]) Size() int { return m.m.Size() }
+
+// Stats is mapguard.Map.Stats.
+func (m *Map[K, V]) Stats() mapguard.Stats { return m.m.Stats() }
+
+// Clear is mapguard.Map.Clear; the entries it removes are counted as
+// clear deletions (as the size was just before).
+func (m *Map[K, V]) Clear() {
+	n := m.m.Size()
+	m.m.Clear()
+	m.in.ops.cells[0].c[clearDeleted].Add(uint64(n))
+}

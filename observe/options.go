@@ -1,0 +1,83 @@
+// Package observe makes mapguard maps (and sync.Maps) observable in
+// production: Prometheus metrics read at scrape time, an OpenTelemetry span
+// per sampled iteration, and pprof labels that attribute iteration and
+// Compute cost to the map by name.
+//
+//	sessions := observe.Instrument(mapguard.NewMap[string, *Session](), "sessions",
+//		observe.WithRegisterer(prometheus.DefaultRegisterer))
+//
+// The hot path (Load, Store, ...) adds one striped counter increment; the
+// collector sums the stripes and reads Map.Stats only when scraped.
+// Nothing is registered globally unless a Registerer says so.
+package observe
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// ScopeName is the OpenTelemetry instrumentation scope of the tracer and
+// meter: the package's import path.
+const ScopeName = "github.com/mapguard/mapguard/observe"
+
+// Option configures Instrument and InstrumentSyncMap.
+type Option func(*config)
+
+type config struct {
+	reg     prometheus.Registerer
+	tp      trace.TracerProvider
+	mp      metric.MeterProvider
+	sampler Sampler
+	slow    time.Duration
+}
+
+func newConfig(opts []Option) config {
+	c := config{sampler: SlowOrLarge(100*time.Millisecond, 1_000_000)}
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
+
+// WithRegisterer registers the map's Prometheus collector with reg. Without
+// it no collector is registered; Collector returns it for registering
+// elsewhere.
+func WithRegisterer(reg prometheus.Registerer) Option {
+	return func(c *config) { c.reg = reg }
+}
+
+// WithTracerProvider sets the provider of the iteration spans' tracer. The
+// global provider (otel.GetTracerProvider) is used when none is given.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(c *config) { c.tp = tp }
+}
+
+// WithMeterProvider sets the provider of the OpenTelemetry iteration
+// metrics. The global provider (otel.GetMeterProvider) is used when none is
+// given.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(c *config) { c.mp = mp }
+}
+
+// WithSampler chooses which iterations get a span. The default is
+// SlowOrLarge(100ms, 1,000,000 entries), or the WithSlowIteration
+// threshold if one is given.
+func WithSampler(s Sampler) Option {
+	return func(c *config) { c.sampler = s }
+}
+
+// WithSlowIteration sets the duration above which an iteration counts as
+// slow: the default sampler traces slow iterations only. A non-positive d
+// panics.
+func WithSlowIteration(d time.Duration) Option {
+	if d <= 0 {
+		panic("observe: WithSlowIteration: the duration must be positive")
+	}
+	return func(c *config) {
+		c.slow = d
+		c.sampler = SlowOrLarge(d, 1_000_000)
+	}
+}
