@@ -60,10 +60,10 @@ func TestPrometheusMetrics(t *testing.T) {
 	for i := range 1000 {
 		m.Store(string(rune('a'+i%26))+strings.Repeat("x", i), i)
 	}
-	m.Load("a")        // hit
-	m.Load("nope")     // miss
-	m.Delete("nope")   // miss
-	m.Delete("a")      // deleted
+	m.Load("a")      // hit
+	m.Load("nope")   // miss
+	m.Delete("nope") // miss
+	m.Delete("a")    // deleted
 	m.LoadOrStore("b", 1)
 	m.Compute("c", func(int, bool) (int, mapguard.ComputeOp) { return 1, mapguard.UpdateOp })
 	for range m.All() {
