@@ -80,7 +80,9 @@ type opCounters struct{ cells [stripes]cell }
 // never overcount.
 func (o *opCounters) inc(c counter) {
 	var probe byte
-	i := (uint64(uintptr(unsafe.Pointer(&probe))) >> 12 * 0x9e3779b97f4a7c15) >> (64 - 6)
+	// Goroutine stacks start at 2 KiB, so neighbours can be 2 KiB apart:
+	// drop fewer address bits than that before hashing.
+	i := (uint64(uintptr(unsafe.Pointer(&probe))) >> 10 * 0x9e3779b97f4a7c15) >> (64 - 6)
 	p := &o.cells[i&(stripes-1)].c[c]
 	p.Store(p.Load() + 1)
 }
