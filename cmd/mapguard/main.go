@@ -1,8 +1,9 @@
 // Command mapguard runs mapguard's tools.
 //
 //	mapguard bench [flags]   compare every map implementation side by side
+//	mapguard demo [flags]    serve a small service with instrumented maps
 //
-// Run "mapguard bench -h" for the flags.
+// Run "mapguard <command> -h" for the flags.
 package main
 
 import (
@@ -50,7 +51,8 @@ func exitCode(err error, stderr io.Writer) int {
 const usage = `usage: mapguard <command> [flags]
 
 commands:
-  bench   compare concurrent map implementations side by side on one workload set
+  bench   compare concurrent map implementations side by side on your workloads
+  demo    serve a small session service with instrumented maps, /metrics and pprof
 `
 
 // run executes the command line args (without the program name).
@@ -62,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
+	case "demo":
+		return runDemo(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

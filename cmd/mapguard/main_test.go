@@ -184,6 +184,11 @@ func TestUsageErrors(t *testing.T) {
 		{"bench", "-workload", "/nonexistent.yaml"},
 		{"bench", "-nosuchflag"},
 		{"bench", "extra"},
+		{"demo", "-addr", "0.0.0.0:8080"},
+		{"demo", "-addr", "nonsense"},
+		{"demo", "-grow"},
+		{"demo", "-load", "-grow", "-grow-rate", "0"},
+		{"demo", "extra"},
 	} {
 		var errOut bytes.Buffer
 		err := run(context.Background(), args, io.Discard, &errOut)
