@@ -3,6 +3,7 @@ package observe_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
+	"go.opentelemetry.io/otel"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -280,5 +282,38 @@ func TestPprofLabels(t *testing.T) {
 	}
 	if labelled == 0 {
 		t.Fatalf("no CPU sample labelled map=hotmap op=range among %d samples", len(p.Sample))
+	}
+}
+
+// TestGlobalProvidersByDefault checks that without WithTracerProvider the
+// global tracer provider gets the spans.
+func TestGlobalProvidersByDefault(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	prev := otel.GetTracerProvider()
+	otel.SetTracerProvider(tp)
+	defer otel.SetTracerProvider(prev)
+	m := observe.Instrument(mapguard.NewMap[int, int](), "global", observe.WithSampler(observe.Always()))
+	m.Store(1, 1)
+	m.Range(func(int, int) bool { return true })
+	if spans := rec.Ended(); len(spans) != 1 || spans[0].Name() != "range global" {
+		t.Fatalf("global provider recorded %d spans; want one", len(spans))
+	}
+}
+
+func TestInstrumentMisuse(t *testing.T) {
+	for name, f := range map[string]func(){
+		"empty name":              func() { observe.Instrument(mapguard.NewMap[int, int](), "") },
+		"zero slow iteration":     func() { observe.WithSlowIteration(0) },
+		"negative slow iteration": func() { observe.WithSlowIteration(-time.Second) },
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "observe:") {
+					t.Errorf("%s: recovered %v; want a panic naming the package", name, r)
+				}
+			}()
+			f()
+		}()
 	}
 }
