@@ -1,0 +1,229 @@
+package unsyncmap
+
+import (
+	"go/ast"
+	"go/token"
+	"go/types"
+
+	"golang.org/x/tools/go/analysis"
+	"golang.org/x/tools/go/analysis/passes/inspect"
+	"golang.org/x/tools/go/ast/inspector"
+
+	"github.com/mapguard/mapguard/analysis/internal/maptypes"
+)
+
+// Analyzer reports builtin maps written by a goroutine and read by its
+// starter without synchronization.
+var Analyzer = &analysis.Analyzer{
+	Name:     "unsyncmap",
+	Doc:      "report a builtin map written inside a go statement's function and read after it without a lock or a channel/WaitGroup hand-off",
+	URL:      "https://pkg.go.dev/github.com/mapguard/mapguard/analysis/unsyncmap",
+	Requires: []*analysis.Analyzer{inspect.Analyzer},
+	Run:      run,
+}
+
+func run(pass *analysis.Pass) (any, error) {
+	ins := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
+	decls := map[*types.Func]*ast.FuncDecl{}
+	for _, f := range pass.Files {
+		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok {
+				if fn, ok := pass.TypesInfo.Defs[fd.Name].(*types.Func); ok {
+					decls[fn] = fd
+				}
+			}
+		}
+	}
+	ins.WithStack([]ast.Node{(*ast.GoStmt)(nil)}, func(n ast.Node, push bool, stack []ast.Node) bool {
+		if !push {
+			return true
+		}
+		g := n.(*ast.GoStmt)
+		body := goroutineBody(pass, decls, g)
+		if body == nil {
+			return true
+		}
+		written := writtenMaps(pass, body)
+		if len(written) == 0 || locks(pass, body) {
+			return true
+		}
+		// The enclosing function's body.
+		var encl *ast.BlockStmt
+		for i := len(stack) - 1; i >= 0 && encl == nil; i-- {
+			switch f := stack[i].(type) {
+			case *ast.FuncDecl:
+				encl = f.Body
+			case *ast.FuncLit:
+				encl = f.Body
+			}
+		}
+		if encl != nil {
+			checkReads(pass, encl, g, written)
+		}
+		return true
+	})
+	return nil, nil
+}
+
+// goroutineBody returns the body of the function g starts: a literal, or
+// a function of this package called by name.
+func goroutineBody(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDecl, g *ast.GoStmt) *ast.BlockStmt {
+	switch f := ast.Unparen(g.Call.Fun).(type) {
+	case *ast.FuncLit:
+		return f.Body
+	case *ast.Ident:
+		if fn, ok := pass.TypesInfo.Uses[f].(*types.Func); ok && decls[fn] != nil {
+			return decls[fn].Body
+		}
+	}
+	return nil
+}
+
+// writtenMaps returns the map variables declared outside body that body
+// writes.
+func writtenMaps(pass *analysis.Pass, body *ast.BlockStmt) map[*types.Var]token.Pos {
+	out := map[*types.Var]token.Pos{}
+	mapVar := func(e ast.Expr) *types.Var {
+		id, ok := ast.Unparen(e).(*ast.Ident)
+		if !ok {
+			return nil
+		}
+		v, ok := pass.TypesInfo.Uses[id].(*types.Var)
+		if !ok {
+			return nil
+		}
+		if _, isMap := v.Type().Underlying().(*types.Map); !isMap {
+			return nil
+		}
+		if body.Pos() <= v.Pos() && v.Pos() < body.End() {
+			return nil // declared inside: not shared
+		}
+		return v
+	}
+	ast.Inspect(body, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.AssignStmt:
+			for _, l := range n.Lhs {
+				if ix, ok := ast.Unparen(l).(*ast.IndexExpr); ok {
+					if v := mapVar(ix.X); v != nil {
+						out[v] = n.Pos()
+					}
+				}
+			}
+		case *ast.IncDecStmt:
+			if ix, ok := ast.Unparen(n.X).(*ast.IndexExpr); ok {
+				if v := mapVar(ix.X); v != nil {
+					out[v] = n.Pos()
+				}
+			}
+		case *ast.CallExpr:
+			if id, ok := ast.Unparen(n.Fun).(*ast.Ident); ok && (id.Name == "delete" || id.Name == "clear") && len(n.Args) > 0 {
+				if _, builtin := pass.TypesInfo.Uses[id].(*types.Builtin); builtin {
+					if v := mapVar(n.Args[0]); v != nil {
+						out[v] = n.Pos()
+					}
+				}
+			}
+		}
+		return true
+	})
+	return out
+}
+
+// locks reports whether n calls Lock or RLock anywhere.
+func locks(pass *analysis.Pass, n ast.Node) bool {
+	found := false
+	ast.Inspect(n, func(n ast.Node) bool {
+		if c, ok := n.(*ast.CallExpr); ok {
+			if _, d, _ := maptypes.IsLockCall(pass.TypesInfo, c); d > 0 {
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
+}
+
+// checkReads reports reads of the written maps in encl after g, unless
+// something between g and the read orders them.
+func checkReads(pass *analysis.Pass, encl *ast.BlockStmt, g *ast.GoStmt, written map[*types.Var]token.Pos) {
+	var syncPoints []token.Pos // positions after g that order what follows
+	ast.Inspect(encl, func(n ast.Node) bool {
+		if n == nil || n.Pos() < g.End() {
+			return true
+		}
+		switch n := n.(type) {
+		case *ast.FuncLit:
+			return false
+		case *ast.UnaryExpr:
+			if n.Op == token.ARROW {
+				syncPoints = append(syncPoints, n.Pos())
+			}
+		case *ast.SelectStmt:
+			syncPoints = append(syncPoints, n.Pos())
+		case *ast.RangeStmt:
+			if _, isChan := pass.TypesInfo.TypeOf(n.X).Underlying().(*types.Chan); isChan {
+				syncPoints = append(syncPoints, n.Pos())
+			}
+		case *ast.CallExpr:
+			if sel, ok := ast.Unparen(n.Fun).(*ast.SelectorExpr); ok && sel.Sel.Name == "Wait" {
+				syncPoints = append(syncPoints, n.Pos())
+			}
+			if _, d, _ := maptypes.IsLockCall(pass.TypesInfo, n); d > 0 {
+				syncPoints = append(syncPoints, n.Pos())
+			}
+		}
+		return true
+	})
+	ordered := func(p token.Pos) bool {
+		for _, s := range syncPoints {
+			if s < p {
+				return true
+			}
+		}
+		return false
+	}
+	reported := map[*types.Var]bool{}
+	read := func(e ast.Expr, at token.Pos, how string) {
+		id, ok := ast.Unparen(e).(*ast.Ident)
+		if !ok {
+			return
+		}
+		v, ok := pass.TypesInfo.Uses[id].(*types.Var)
+		if !ok || reported[v] {
+			return
+		}
+		if w, ok := written[v]; ok && !ordered(at) {
+			reported[v] = true
+			pass.Reportf(at, "%s %s while the goroutine started at line %d writes it (line %d), with no lock or channel/WaitGroup hand-off between: fatal error: concurrent map read and map write; wait for the goroutine, lock both sides, or use sync.Map or a mapguard map",
+				how, id.Name, pass.Fset.Position(g.Pos()).Line, pass.Fset.Position(w).Line)
+		}
+	}
+	lhs := map[ast.Expr]bool{}
+	ast.Inspect(encl, func(n ast.Node) bool {
+		if n == nil || n.Pos() < g.End() {
+			return true
+		}
+		switch n := n.(type) {
+		case *ast.FuncLit:
+			return false
+		case *ast.AssignStmt:
+			for _, l := range n.Lhs {
+				lhs[l] = true
+			}
+		case *ast.RangeStmt:
+			read(n.X, n.Pos(), "range over")
+		case *ast.IndexExpr:
+			if !lhs[n] {
+				read(n.X, n.Pos(), "read of")
+			}
+		case *ast.CallExpr:
+			if id, ok := ast.Unparen(n.Fun).(*ast.Ident); ok && id.Name == "len" && len(n.Args) == 1 {
+				if _, builtin := pass.TypesInfo.Uses[id].(*types.Builtin); builtin {
+					read(n.Args[0], n.Pos(), "len of")
+				}
+			}
+		}
+		return true
+	})
+}
