@@ -53,11 +53,23 @@ func checkBody(pass *analysis.Pass, body *ast.BlockStmt) {
 	var (
 		pending []load
 		held    int // locks taken and not yet released, in source order
+		stack   []ast.Node
 	)
 	deferred := map[*ast.CallExpr]bool{}
+	paths := map[*ast.CallExpr][]ast.Node{} // each Load's enclosing nodes
 	ast.Inspect(body, func(n ast.Node) bool {
+		if n == nil {
+			stack = stack[:len(stack)-1]
+			return true
+		}
+		parent := ast.Node(nil)
+		if len(stack) > 0 {
+			parent = stack[len(stack)-1]
+		}
+		stack = append(stack, n)
 		switch n := n.(type) {
 		case *ast.FuncLit:
+			stack = stack[:len(stack)-1]
 			return false
 		case *ast.DeferStmt:
 			deferred[n.Call] = true
@@ -79,10 +91,14 @@ func checkBody(pass *analysis.Pass, body *ast.BlockStmt) {
 			key := n.Args[0]
 			switch {
 			case isLoad(kind, method) && held == 0:
+				if discarded(parent) {
+					return true // a Load whose result nobody reads checks nothing
+				}
 				pending = append(pending, load{n, recv, key})
+				paths[n] = append([]ast.Node(nil), stack...)
 			case isStore(kind, method) || isDelete(kind, method):
 				for _, l := range pending {
-					if maptypes.SameExpr(pass.TypesInfo, l.recv, recv) && sameKey(pass, l.key, key) {
+					if maptypes.SameExpr(pass.TypesInfo, l.recv, recv) && sameKey(pass, l.key, key) && !exclusive(paths[l.call], stack) {
 						report(pass, l, n, method, kind)
 						break
 					}
@@ -91,6 +107,50 @@ func checkBody(pass *analysis.Pass, body *ast.BlockStmt) {
 		}
 		return true
 	})
+}
+
+// discarded reports whether a call whose parent is p has its results
+// thrown away: an expression statement, or an assignment to blanks only.
+func discarded(p ast.Node) bool {
+	switch p := p.(type) {
+	case *ast.ExprStmt:
+		return true
+	case *ast.AssignStmt:
+		for _, l := range p.Lhs {
+			if id, ok := l.(*ast.Ident); !ok || id.Name != "_" {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// exclusive reports whether two paths from the function body part at an
+// if statement (one in its body, the other in its else) or at a switch
+// or select (different clauses): the two calls never both run in one
+// pass.
+func exclusive(a, b []ast.Node) bool {
+	for i := 0; i+1 < len(a) && i+1 < len(b); i++ {
+		if a[i] != b[i] {
+			return false
+		}
+		if a[i+1] != b[i+1] {
+			switch p := a[i].(type) {
+			case *ast.IfStmt:
+				inBody := func(n ast.Node) bool { return n == p.Body }
+				return inBody(a[i+1]) != inBody(b[i+1]) && (a[i+1] == p.Else || b[i+1] == p.Else)
+			case *ast.BlockStmt:
+				_, ca := a[i+1].(*ast.CaseClause)
+				_, cb := b[i+1].(*ast.CaseClause)
+				_, sa := a[i+1].(*ast.CommClause)
+				_, sb := b[i+1].(*ast.CommClause)
+				return ca && cb || sa && sb
+			}
+			return false
+		}
+	}
+	return false
 }
 
 func isLoad(k maptypes.Kind, m string) bool {

@@ -122,3 +122,36 @@ func inClosure(m *mapguard.Map[string, int], k string) func() {
 func computeIsFine(m *mapguard.Map[string, int], k string) {
 	m.Compute(k, func(old int, _ bool) (int, mapguard.ComputeOp) { return old + 1, mapguard.UpdateOp })
 }
+
+// Found by running mapvet on mapguard itself: a Load whose result is
+// discarded, and a Load and a Store in exclusive branches, are not
+// check-then-act.
+func discardedLoad(m *mapguard.Map[string, int]) {
+	m.Load("a")
+	m.Store("a", 1)
+}
+
+func exclusiveBranches(m *mapguard.Map[int, int], op string, i int) {
+	if op == "load" {
+		_, _ = m.Load(i)
+	} else {
+		m.Store(i, i)
+	}
+	switch op {
+	case "load":
+		v, _ := m.Load(i)
+		_ = v
+	case "store":
+		m.Store(i, i)
+	}
+}
+
+func exclusiveIfElse(m *mapguard.Map[int, int], read bool, i int) int {
+	if read {
+		v, _ := m.Load(i)
+		return v
+	} else {
+		m.Store(i, i)
+	}
+	return 0
+}
