@@ -44,6 +44,24 @@ func run(pass *analysis.Pass) (any, error) {
 			return true
 		}
 		written := writtenMaps(pass, body)
+		// And the package variables written by same-package functions the
+		// goroutine's function calls (one level).
+		ast.Inspect(body, func(n ast.Node) bool {
+			c, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			if id, ok := ast.Unparen(c.Fun).(*ast.Ident); ok {
+				if fn, ok := pass.TypesInfo.Uses[id].(*types.Func); ok && decls[fn] != nil && decls[fn].Body != body {
+					for v, pos := range writtenMaps(pass, decls[fn].Body) {
+						if v.Parent() == v.Pkg().Scope() {
+							written[v] = pos
+						}
+					}
+				}
+			}
+			return true
+		})
 		if len(written) == 0 || locks(pass, body) {
 			return true
 		}

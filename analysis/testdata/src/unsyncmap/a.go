@@ -126,3 +126,18 @@ func syncMapIsFine() {
 	go func() { m.Store("a", 1) }()
 	m.Range(func(k, v any) bool { return true })
 }
+
+var seen = map[string]bool{}
+
+func markSeen(k string) { seen[k] = true }
+
+func calledFunction(keys []string) {
+	go func() {
+		for _, k := range keys {
+			markSeen(k)
+		}
+	}()
+	for k := range seen { // want `range over seen while the goroutine started at line 135 writes it \(line 132\)`
+		fmt.Println(k)
+	}
+}
