@@ -29,6 +29,7 @@
 // The analyzer looks at a go statement whose function is a literal (or a
 // function of the same package it calls directly), finds the maps that
 // function writes (index assignment, delete, clear) which outlive it, and
+// the package-level maps written by same-package functions it calls, and
 // reports reads of them (index, range, len) later in the function that
 // started the goroutine. It stays quiet when a mutex is locked in the
 // goroutine or before the read, and when a channel receive, a select, or a
