@@ -202,16 +202,19 @@ func RunScenario(ctx context.Context, s Scenario, o Options) (Result, error) {
 		case o.RaceLaunch == nil:
 			res.RaceNote = "no -race run: " + o.RaceSkip
 		default:
-			flagged, total := 0, 0
+			flagged, total, flaggedAlive := 0, 0, 0
 			for _, v := range s.Variants {
 				r := runChild(ctx, o.RaceLaunch(ctx, s.ID, v, o.Short), s.Timeout*3, v, true)
 				res.Runs = append(res.Runs, r)
 				total++
 				if r.RaceReported {
 					flagged++
+					if r.Fatal == "" {
+						flaggedAlive++
+					}
 				}
 			}
-			res.RaceNote = fmt.Sprintf("the race detector reported a data race in %d of %d -race runs", flagged, total)
+			res.RaceNote = fmt.Sprintf("the race detector reported a data race in %d of %d -race runs, %d of them in runs that did not crash", flagged, total, flaggedAlive)
 		}
 	}
 	res.Verdict, res.Evidence = s.Judge(Evidence{GoVersion: res.GoVersion, Runs: res.Runs})

@@ -255,6 +255,7 @@ var scenarios = []Scenario{
 		Child: func(variant string, short bool, out *Output) {
 			var m sync.Map
 			n := scale(300_000, short)
+			out.Set("entries", float64(n))
 			for i := range n {
 				m.Store(i, &[4]int{i})
 			}
@@ -308,7 +309,8 @@ var scenarios = []Scenario{
 			if !ok1 || !ok2 {
 				return Inconclusive, "a variant reported no pauses"
 			}
-			ev := fmt.Sprintf("longest GC pause %.2f ms with a goroutine ranging a 300,000-entry sync.Map non-stop (p99 %.2f ms), %.2f ms without it", r, rp, b)
+			n, _ := e.Median("range", "entries")
+			ev := fmt.Sprintf("longest GC pause %.2f ms with a goroutine ranging a %.0f-entry sync.Map non-stop while another stores and forces GCs (p99 %.2f ms), %.2f ms without the ranging goroutine", r, n, rp, b)
 			switch {
 			case r >= 100:
 				return Confirmed, ev
@@ -400,6 +402,7 @@ var scenarios = []Scenario{
 			}
 			f, full := build()
 			retained := liveHeap() - base
+			out.Set("entries", float64(n))
 			out.Set("map_bytes", full)
 			out.Set("retained_bytes", retained)
 			out.Set("value", float64(f()))
@@ -412,7 +415,8 @@ var scenarios = []Scenario{
 			if !ok || !ok2 || !ok3 || full <= 0 {
 				return Inconclusive, "missing heap measurements"
 			}
-			ev := fmt.Sprintf("map of 500,000 entries: %.1f MB; live heap while the closure lives: %.1f MB when it captures the map, %.1f MB when it captures the value", full/1e6, kept/1e6, keptV/1e6)
+			n, _ := e.Median("capture-map", "entries")
+			ev := fmt.Sprintf("map of %.0f entries: %.1f MB; live heap while the closure lives: %.1f MB when it captures the map, %.1f MB when it captures the value", n, full/1e6, kept/1e6, keptV/1e6)
 			switch {
 			case kept >= 0.8*full && keptV < 0.1*full:
 				return Confirmed, ev
@@ -701,6 +705,7 @@ var scenarios = []Scenario{
 				after = liveHeap() - base
 				runtime.KeepAlive(m)
 			}
+			out.Set("entries", float64(n))
 			out.Set("full_bytes", full)
 			out.Set("after_delete_bytes", after)
 		},
@@ -712,7 +717,8 @@ var scenarios = []Scenario{
 			if !ok || full <= 0 {
 				return Inconclusive, "no measurements"
 			}
-			ev := fmt.Sprintf("1,000,000 int entries: builtin map %.1f MB, %.1f MB after deleting them all (%s kept); mapguard.Map %.1f MB, %.1f MB after", full/1e6, after/1e6, pct(after/full), mgFull/1e6, mgAfter/1e6)
+			n, _ := e.Median("builtin", "entries")
+			ev := fmt.Sprintf("%.0f int entries: builtin map %.1f MB, %.1f MB after deleting them all (%s kept); mapguard.Map %.1f MB, %.1f MB after", n, full/1e6, after/1e6, pct(after/full), mgFull/1e6, mgAfter/1e6)
 			switch {
 			case after <= 0.1*full:
 				return Confirmed, ev

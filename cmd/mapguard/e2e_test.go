@@ -18,9 +18,14 @@ import (
 	"time"
 )
 
-// TestMain runs the demo instead of the tests when the end-to-end test
-// starts this test binary as the demo's process.
+// TestMain runs the command instead of the tests when a test starts this
+// test binary as a child: the demo for the end-to-end test, a lab
+// scenario's child for the lab tests (the lab re-executes its own binary).
 func TestMain(m *testing.M) {
+	if os.Getenv("MAPGUARD_TEST_AS_COMMAND") != "" {
+		err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
+		os.Exit(exitCode(err, os.Stderr))
+	}
 	if args := os.Getenv("MAPGUARD_E2E_DEMO_ARGS"); args != "" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		err := run(ctx, strings.Fields(args), os.Stdout, os.Stderr)

@@ -2,6 +2,7 @@
 //
 //	mapguard bench [flags]   compare every map implementation side by side
 //	mapguard demo [flags]    serve a small service with instrumented maps
+//	mapguard lab [flags]     test the common claims about Go maps by experiment
 //
 // Run "mapguard <command> -h" for the flags.
 package main
@@ -53,6 +54,7 @@ const usage = `usage: mapguard <command> [flags]
 commands:
   bench   compare concurrent map implementations side by side on your workloads
   demo    serve a small session service with instrumented maps, /metrics and pprof
+  lab     run the Go map pitfalls everybody quotes as experiments, with verdicts
 `
 
 // run executes the command line args (without the program name).
@@ -66,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, stderr)
+	case "lab":
+		return runLab(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
