@@ -61,6 +61,7 @@ var scenarios = []Scenario{
 			}()
 			passes := 0
 			for !done.Load() {
+				//mapvet:ignore unsyncmap claim 1 reproduces this crash on purpose
 				for range m {
 					runtime.Gosched()
 				}
@@ -177,6 +178,7 @@ var scenarios = []Scenario{
 			}()
 			sum := 0
 			for !done.Load() {
+				//mapvet:ignore unsyncmap claim 3 reproduces this crash on purpose
 				sum += m[rand.IntN(2000)]
 			}
 			out.Set("sum", float64(sum))
@@ -395,6 +397,7 @@ var scenarios = []Scenario{
 				}
 				full := liveHeap() - base
 				if variant == "capture-map" {
+					//mapvet:ignore mapcapture claim 7 measures exactly this
 					return func() int { return m[42][0] }, full
 				}
 				v := m[42][0]

@@ -192,7 +192,7 @@ func report(pass *analysis.Pass, l load, write *ast.CallExpr, method string, kin
 	if fix, ok := mechanicalFix(pass, l, write, method, kind); ok {
 		d.SuggestedFixes = []analysis.SuggestedFix{fix}
 	}
-	pass.Report(d)
+	maptypes.Report(pass, d)
 }
 
 func exprText(e ast.Expr) string {

@@ -9,6 +9,8 @@ import (
 	"golang.org/x/tools/go/analysis"
 	"golang.org/x/tools/go/analysis/passes/inspect"
 	"golang.org/x/tools/go/ast/inspector"
+
+	"github.com/mapguard/mapguard/analysis/internal/maptypes"
 )
 
 // Analyzer reports escaping closures that capture a map only to read
@@ -118,7 +120,7 @@ func check(pass *analysis.Pass, lit *ast.FuncLit) {
 	for _, v := range order {
 		if u := uses[v]; !u.other && len(u.keys) > 0 {
 			slices.Sort(u.keys)
-			pass.Reportf(lit.Pos(), "closure outlives its function and captures the whole map %s to read only %s[%s]: the map stays reachable as long as the closure; read the value before creating the closure and capture that",
+			maptypes.Reportf(pass, lit.Pos(), "closure outlives its function and captures the whole map %s to read only %s[%s]: the map stays reachable as long as the closure; read the value before creating the closure and capture that",
 				v.Name(), v.Name(), strings.Join(slices.Compact(u.keys), "], "+v.Name()+"["))
 		}
 	}

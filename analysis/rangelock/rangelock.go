@@ -114,13 +114,13 @@ func reportLocksIn(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDecl, bod
 		}
 		if recv, d, read := maptypes.IsLockCall(pass.TypesInfo, call); d > 0 && !(read && h.read) {
 			if maptypes.SameExpr(pass.TypesInfo, recv, h.recv) {
-				pass.Reportf(call.Pos(), "%s inside a range over data guarded by %s, whose %s this goroutine holds: self-deadlock; release it before locking, or collect the changes and apply them after the loop",
+				maptypes.Reportf(pass, call.Pos(), "%s inside a range over data guarded by %s, whose %s this goroutine holds: self-deadlock; release it before locking, or collect the changes and apply them after the loop",
 					types.ExprString(call.Fun), types.ExprString(h.recv), what)
 			}
 			return true
 		}
 		if m := lockingMethod(pass, decls, call, h.recv); m != "" {
-			pass.Reportf(call.Pos(), "%s locks %s, whose %s this goroutine holds around the range: self-deadlock",
+			maptypes.Reportf(pass, call.Pos(), "%s locks %s, whose %s this goroutine holds around the range: self-deadlock",
 				types.ExprString(call.Fun), types.ExprString(h.recv), what)
 		}
 		return true
@@ -205,7 +205,7 @@ func checkCallback(pass *analysis.Pass, call *ast.CallExpr) {
 		}
 		r, m, _ := maptypes.MethodCall(pass.TypesInfo, c)
 		if r != nil && forbidden(m) && maptypes.SameExpr(pass.TypesInfo, r, recv) {
-			pass.Reportf(c.Pos(), "%s.%s inside the %s callback of the same map: %s", types.ExprString(r), m, method, why)
+			maptypes.Reportf(pass, c.Pos(), "%s.%s inside the %s callback of the same map: %s", types.ExprString(r), m, method, why)
 		}
 		return true
 	})

@@ -213,7 +213,7 @@ func checkReads(pass *analysis.Pass, encl *ast.BlockStmt, g *ast.GoStmt, written
 		}
 		if w, ok := written[v]; ok && !ordered(at) {
 			reported[v] = true
-			pass.Reportf(at, "%s %s while the goroutine started at line %d writes it (line %d), with no lock or channel/WaitGroup hand-off between: fatal error: concurrent map read and map write; wait for the goroutine, lock both sides, or use sync.Map or a mapguard map",
+			maptypes.Reportf(pass, at, "%s %s while the goroutine started at line %d writes it (line %d), with no lock or channel/WaitGroup hand-off between: fatal error: concurrent map read and map write; wait for the goroutine, lock both sides, or use sync.Map or a mapguard map",
 				how, id.Name, pass.Fset.Position(g.Pos()).Line, pass.Fset.Position(w).Line)
 		}
 	}

@@ -46,3 +46,19 @@ func CheckAllFixed(urls []string) map[string]int {
 	wg.Wait()
 	return status
 }
+
+// Reproduce is a deliberate reproduction, silenced for mapvet with a
+// reason; the directive covers only the analyzers it names.
+func Reproduce() int {
+	m := map[int]int{}
+	go func() { m[1] = 1 }()
+	//mapvet:ignore unsyncmap reproducing the crash on purpose
+	return m[1]
+}
+
+func WrongName() int {
+	m := map[int]int{}
+	go func() { m[1] = 1 }()
+	//mapvet:ignore checkthenact this names another analyzer
+	return m[1] // want `read of m while the goroutine`
+}

@@ -1,0 +1,73 @@
+package maptypes
+
+import (
+	"fmt"
+	"go/token"
+	"slices"
+	"strings"
+
+	"golang.org/x/tools/go/analysis"
+)
+
+// IgnoreDirective silences a finding on its line or the line below:
+//
+//	//mapvet:ignore unsyncmap the lab reproduces this crash on purpose
+//
+// Names after the directive (comma-separated) limit it to those analyzers;
+// without names it silences all of them. Text after the names is the
+// reason, for readers.
+const IgnoreDirective = "//mapvet:ignore"
+
+// Report reports d unless an ignore directive covers its line.
+func Report(pass *analysis.Pass, d analysis.Diagnostic) {
+	if ignored(pass, d.Pos) {
+		return
+	}
+	pass.Report(d)
+}
+
+// Reportf is Report with a formatted message.
+func Reportf(pass *analysis.Pass, pos token.Pos, format string, args ...any) {
+	Report(pass, analysis.Diagnostic{Pos: pos, Message: fmt.Sprintf(format, args...)})
+}
+
+func ignored(pass *analysis.Pass, pos token.Pos) bool {
+	p := pass.Fset.Position(pos)
+	for _, f := range pass.Files {
+		if pass.Fset.File(f.Pos()) != pass.Fset.File(pos) {
+			continue
+		}
+		for _, cg := range f.Comments {
+			for _, c := range cg.List {
+				if !strings.HasPrefix(c.Text, IgnoreDirective) {
+					continue
+				}
+				line := pass.Fset.Position(c.Pos()).Line
+				if line != p.Line && line != p.Line-1 {
+					continue
+				}
+				if covers(strings.TrimPrefix(c.Text, IgnoreDirective), pass.Analyzer.Name) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// covers reports whether the directive's arguments name analyzer, or name
+// no analyzer at all.
+func covers(args, analyzer string) bool {
+	fields := strings.Fields(args)
+	if len(fields) == 0 {
+		return true
+	}
+	names := strings.Split(fields[0], ",")
+	known := []string{"rangelock", "checkthenact", "unsyncmap", "mapcapture"}
+	for _, n := range names {
+		if !slices.Contains(known, n) {
+			return true // the first word is the reason: no names given
+		}
+	}
+	return slices.Contains(names, analyzer)
+}
