@@ -295,7 +295,9 @@ func run[K comparable](ctx context.Context, impl string, newMap func(string) (Ma
 					}
 					k := keys[ki]
 					var t0 time.Time
-					sampled := n%sampleEvery == 0
+					// Sample 1 op in 16, and the first of each kind, so that
+					// a rare operation that ran has a latency.
+					sampled := n%sampleEvery == 0 || h[op].TotalCount() == 0
 					if sampled {
 						t0 = time.Now()
 					}

@@ -1,0 +1,255 @@
+package rollout
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Event is one exposure: a unit saw an arm of an experiment, with
+// optional measurements taken while it did (latency, GC pause, ...).
+type Event struct {
+	Experiment string             `json:"experiment"`
+	Arm        string             `json:"arm"`
+	Unit       string             `json:"unit"`
+	Time       time.Time          `json:"time"`
+	Metrics    map[string]float64 `json:"metrics,omitempty"`
+}
+
+// Sink records exposure events.
+type Sink interface {
+	// Emit records e, or returns why it could not.
+	Emit(ctx context.Context, e Event) error
+	// Flush waits until every event emitted so far is recorded.
+	Flush(ctx context.Context) error
+	// Close flushes and releases the sink.
+	Close() error
+}
+
+// MemorySink keeps events in memory, for tests and small programs.
+type MemorySink struct {
+	mu     sync.Mutex
+	events []Event
+}
+
+// Emit appends e.
+func (s *MemorySink) Emit(_ context.Context, e Event) error {
+	s.mu.Lock()
+	s.events = append(s.events, e)
+	s.mu.Unlock()
+	return nil
+}
+
+// Flush does nothing: events are recorded as they are emitted.
+func (s *MemorySink) Flush(context.Context) error { return nil }
+
+// Close does nothing.
+func (s *MemorySink) Close() error { return nil }
+
+// Events returns a copy of the events recorded.
+func (s *MemorySink) Events() []Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.events)
+}
+
+// FileSink writes events as JSON lines to a file.
+type FileSink struct {
+	mu  sync.Mutex
+	f   *os.File
+	w   *bufio.Writer
+	err error // the first write error; sticky
+}
+
+// NewFileSink appends to the file at path, creating it if needed.
+func NewFileSink(path string) (*FileSink, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("rollout: file sink: %w", err)
+	}
+	return &FileSink{f: f, w: bufio.NewWriter(f)}, nil
+}
+
+// Emit buffers e as one JSON line. After a write error (a full disk)
+// every call returns it: events are never silently dropped.
+func (s *FileSink) Emit(_ context.Context, e Event) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("rollout: file sink: encoding event: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	if _, err := s.w.Write(append(b, '\n')); err != nil {
+		s.err = fmt.Errorf("rollout: file sink: %w", err)
+	}
+	return s.err
+}
+
+// Flush writes buffered events to the file and syncs it.
+func (s *FileSink) Flush(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	if err := s.w.Flush(); err != nil {
+		s.err = fmt.Errorf("rollout: file sink: %w", err)
+		return s.err
+	}
+	if err := s.f.Sync(); err != nil {
+		s.err = fmt.Errorf("rollout: file sink: %w", err)
+	}
+	return s.err
+}
+
+// Close flushes and closes the file.
+func (s *FileSink) Close() error {
+	ferr := s.Flush(context.Background())
+	cerr := s.f.Close()
+	return errors.Join(ferr, cerr)
+}
+
+// FullPolicy says what a KafkaSink does when its buffer is full, which
+// happens when the brokers cannot keep up or are down.
+type FullPolicy int
+
+const (
+	// Block waits for room, until the Emit context is done.
+	Block FullPolicy = iota
+	// Drop drops the event at once and counts it.
+	Drop
+)
+
+// KafkaSink produces events to a Kafka topic through franz-go, batching
+// them, with a bounded buffer: memory never grows without bound, and a
+// broker outage never crashes the program. With Block, Emit waits for
+// room until its context's deadline; with Drop, an event that does not
+// fit is dropped and counted.
+type KafkaSink struct {
+	cl     *kgo.Client
+	policy FullPolicy
+	// room holds one token per event that may be in flight: Emit takes
+	// one (waiting or not, by policy), delivery or failure gives it back.
+	room chan struct{}
+	// Counters, for metrics: events delivered, dropped because the
+	// buffer was full, and failed (not delivered before the delivery
+	// timeout).
+	delivered, dropped, failed atomic.Int64
+}
+
+// KafkaOptions configure a KafkaSink.
+type KafkaOptions struct {
+	Brokers []string
+	Topic   string
+	// MaxBuffered bounds the events held in memory (default 10,000).
+	MaxBuffered int
+	Policy      FullPolicy
+	// DeliveryTimeout bounds how long an event is retried while the
+	// brokers are down (default 30 s); then it counts as failed.
+	DeliveryTimeout time.Duration
+	// Linger batches events for up to this long (default 5 ms).
+	Linger time.Duration
+}
+
+// NewKafkaSink returns a sink producing to o.Topic. It does not wait for
+// the brokers to be reachable.
+func NewKafkaSink(o KafkaOptions) (*KafkaSink, error) {
+	if len(o.Brokers) == 0 || o.Topic == "" {
+		return nil, errors.New("rollout: kafka sink: brokers and topic are required")
+	}
+	if o.MaxBuffered <= 0 {
+		o.MaxBuffered = 10_000
+	}
+	if o.DeliveryTimeout <= 0 {
+		o.DeliveryTimeout = 30 * time.Second
+	}
+	if o.Linger <= 0 {
+		o.Linger = 5 * time.Millisecond
+	}
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(o.Brokers...),
+		kgo.DefaultProduceTopic(o.Topic),
+		kgo.MaxBufferedRecords(o.MaxBuffered+1), // room already bounds it
+		kgo.RecordDeliveryTimeout(o.DeliveryTimeout),
+		kgo.ProducerLinger(o.Linger),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("rollout: kafka sink: %w", err)
+	}
+	return &KafkaSink{cl: cl, policy: o.Policy, room: make(chan struct{}, o.MaxBuffered)}, nil
+}
+
+// Emit queues e for production, keyed by unit so a unit's events stay in
+// order on one partition. With the buffer full, Block waits for room until
+// ctx is done and Drop drops e at once; both return an error saying so.
+// ctx bounds only that wait: once queued, the event is retried until the
+// delivery timeout.
+func (s *KafkaSink) Emit(ctx context.Context, e Event) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("rollout: kafka sink: encoding event: %w", err)
+	}
+	select {
+	case s.room <- struct{}{}:
+	default:
+		if s.policy == Drop {
+			s.dropped.Add(1)
+			return errors.New("rollout: kafka sink: buffer full, event dropped")
+		}
+		select {
+		case s.room <- struct{}{}:
+		case <-ctx.Done():
+			return fmt.Errorf("rollout: kafka sink: buffer full: %w", ctx.Err())
+		}
+	}
+	r := &kgo.Record{Key: []byte(e.Unit), Value: b}
+	s.cl.Produce(context.Background(), r, func(_ *kgo.Record, err error) {
+		<-s.room
+		if err != nil {
+			s.failed.Add(1)
+		} else {
+			s.delivered.Add(1)
+		}
+	})
+	return nil
+}
+
+// Flush waits until every queued event is delivered or has failed, or
+// ctx is done.
+func (s *KafkaSink) Flush(ctx context.Context) error {
+	if err := s.cl.Flush(ctx); err != nil {
+		return fmt.Errorf("rollout: kafka sink: flush: %w", err)
+	}
+	return nil
+}
+
+// Close flushes for up to 10 s and closes the client.
+func (s *KafkaSink) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := s.Flush(ctx)
+	s.cl.Close()
+	return err
+}
+
+// KafkaStats counts what happened to the events emitted.
+type KafkaStats struct {
+	Delivered, Dropped, Failed int64
+}
+
+// Stats returns the sink's counters.
+func (s *KafkaSink) Stats() KafkaStats {
+	return KafkaStats{Delivered: s.delivered.Load(), Dropped: s.dropped.Load(), Failed: s.failed.Load()}
+}
