@@ -3,6 +3,7 @@
 //	mapguard bench [flags]   compare every map implementation side by side
 //	mapguard demo [flags]    serve a small service with instrumented maps
 //	mapguard lab [flags]     test the common claims about Go maps by experiment
+//	mapguard rollout ...     assign units to arms; analyse exposures per arm
 //
 // Run "mapguard <command> -h" for the flags.
 package main
@@ -55,6 +56,7 @@ commands:
   bench   compare concurrent map implementations side by side on your workloads
   demo    serve a small session service with instrumented maps, /metrics and pprof
   lab     run the Go map pitfalls everybody quotes as experiments, with verdicts
+  rollout assign units to experiment arms, and analyse exposure events per arm
 `
 
 // run executes the command line args (without the program name).
@@ -70,6 +72,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runDemo(ctx, args[1:], stdout, stderr)
 	case "lab":
 		return runLab(ctx, args[1:], stdout, stderr)
+	case "rollout":
+		return runRollout(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
