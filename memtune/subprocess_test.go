@@ -49,12 +49,16 @@ func mapWorkload(with bool, limit uint64) {
 	m := map[int][]byte{}
 	for i := 0; uint64(i)*1024 < limit*6/10; i++ {
 		m[i] = make([]byte, 1024)
+		m[i][0] = 1 // touch it: fresh zero pages are not resident
 	}
 	// Phase 2: a burst of short-lived allocations (twice the limit, in
 	// 64 KiB buffers), as a request spike makes: with GOGC=100 alone the
 	// heap may grow to twice the live map before the GC runs.
 	for i := range limit * 2 / (64 << 10) {
 		garbage = make([]byte, 64<<10)
+		for j := 0; j < len(garbage); j += 4096 {
+			garbage[j] = 1
+		}
 		if i%16 == 15 {
 			// About 0.5 GB/s: a busy service, not a tight loop that
 			// would make the runtime's own GC CPU limiter let the heap
