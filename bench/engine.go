@@ -15,6 +15,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/mapguard/mapguard"
+	"github.com/mapguard/mapguard/internal/gcpause"
 )
 
 // Value is what the workloads store: a sequence number, which the
@@ -201,12 +202,11 @@ func run[K comparable](ctx context.Context, impl string, newMap func(string) (Ma
 	gcSamples := []metrics.Sample{
 		{Name: "/gc/cycles/total:gc-cycles"},
 		{Name: "/cpu/classes/gc/total:cpu-seconds"},
-		{Name: "/sched/pauses/total/gc:seconds"},
 	}
 	runtime.GC()
 	metrics.Read(gcSamples)
 	cycles0, gccpu0 := gcSamples[0].Value.Uint64(), gcSamples[1].Value.Float64()
-	pauses0 := slices.Clone(gcSamples[2].Value.Float64Histogram().Counts)
+	pauses0 := gcpause.Read()
 	var ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms1)
 
@@ -370,14 +370,7 @@ func run[K comparable](ctx context.Context, impl string, newMap func(string) (Ma
 	res.BytesPerOp = float64(ms2.TotalAlloc-ms1.TotalAlloc) / float64(max(res.Ops, 1))
 	res.GCCycles = gcSamples[0].Value.Uint64() - cycles0
 	res.GCCPU = time.Duration((gcSamples[1].Value.Float64() - gccpu0) * 1e9)
-	ph := gcSamples[2].Value.Float64Histogram()
-	delta := make([]uint64, len(ph.Counts))
-	var npauses uint64
-	for i := range delta {
-		delta[i] = ph.Counts[i] - pauses0[i]
-		npauses += delta[i]
-	}
-	res.GCPauseP99 = histogramQuantile(ph.Buckets, delta, npauses, 0.99)
+	res.GCPauseP99 = gcpause.Since(pauses0).P99
 
 	for op := range numOps {
 		merged := (*hdrhistogram.Histogram)(nil)

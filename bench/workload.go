@@ -2,13 +2,14 @@ package bench
 
 import (
 	"fmt"
-	"math"
 	"runtime"
 	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mapguard/mapguard/internal/gcpause"
 )
 
 // Mix is an operation mix: ReadPct percent Load; the rest are writes, two
@@ -233,10 +234,7 @@ type LoadResult struct {
 func RunLoadTest[K comparable](m Map[K, int], keys []K, readers int, d, writeEvery time.Duration) LoadResult {
 	Fill(m, keys)
 	runtime.GC()
-	pauses := []metrics.Sample{{Name: "/sched/pauses/total/gc:seconds"}}
-	metrics.Read(pauses)
-	before := pauses[0].Value.Float64Histogram()
-	beforeCounts := append([]uint64(nil), before.Counts...)
+	before := gcpause.Read()
 
 	var (
 		stop  atomic.Bool
@@ -274,36 +272,7 @@ func RunLoadTest[K comparable](m Map[K, int], keys []K, readers int, d, writeEve
 	wg.Wait()
 	elapsed := time.Since(start)
 
-	metrics.Read(pauses)
-	after := pauses[0].Value.Float64Histogram()
-	res := LoadResult{ReadsPerSec: float64(reads.Load()) / elapsed.Seconds(), Writes: writes}
-	delta := make([]uint64, len(after.Counts))
-	for i := range delta {
-		delta[i] = after.Counts[i] - beforeCounts[i]
-		res.GCPauses += delta[i]
-	}
-	res.GCPauseP99 = histogramQuantile(after.Buckets, delta, res.GCPauses, 0.99)
+	p := gcpause.Since(before)
+	res := LoadResult{ReadsPerSec: float64(reads.Load()) / elapsed.Seconds(), Writes: writes, GCPauses: p.Count, GCPauseP99: p.P99}
 	return res
-}
-
-// histogramQuantile returns the upper bound of the bucket holding the q
-// quantile of counts (total of them), in seconds as a Duration; zero if
-// there are no samples.
-func histogramQuantile(bounds []float64, counts []uint64, total uint64, q float64) time.Duration {
-	if total == 0 {
-		return 0
-	}
-	rank := uint64(math.Ceil(q * float64(total)))
-	var seen uint64
-	for i, c := range counts {
-		seen += c
-		if seen >= rank {
-			upper := bounds[i+1]
-			if math.IsInf(upper, 1) {
-				upper = bounds[i]
-			}
-			return time.Duration(upper * 1e9)
-		}
-	}
-	return 0
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mapguard/mapguard"
+	"github.com/mapguard/mapguard/internal/gcpause"
 )
 
 // scale returns n, or n/10 in short mode.
@@ -261,10 +262,7 @@ var scenarios = []Scenario{
 			for i := range n {
 				m.Store(i, &[4]int{i})
 			}
-			pauses := []metrics.Sample{{Name: "/sched/pauses/total/gc:seconds"}}
-			metrics.Read(pauses)
-			before := pauses[0].Value.Float64Histogram().Counts
-			before = append([]uint64(nil), before...)
+			before := gcpause.Read()
 			var stop atomic.Bool
 			var wg sync.WaitGroup
 			wg.Go(func() {
@@ -285,24 +283,10 @@ var scenarios = []Scenario{
 			time.Sleep(time.Duration(scale(1000, short)) * time.Millisecond)
 			stop.Store(true)
 			wg.Wait()
-			metrics.Read(pauses)
-			h := pauses[0].Value.Float64Histogram()
-			var total uint64
-			maxPause := 0.0
-			delta := make([]uint64, len(h.Counts))
-			for i := range h.Counts {
-				delta[i] = h.Counts[i] - before[i]
-				total += delta[i]
-				if delta[i] > 0 {
-					maxPause = h.Buckets[i+1]
-					if math.IsInf(maxPause, 1) {
-						maxPause = h.Buckets[i]
-					}
-				}
-			}
-			out.Set("pauses", float64(total))
-			out.Set("max_pause_ms", maxPause*1000)
-			out.Set("p99_pause_ms", quantile(h.Buckets, delta, total, 0.99)*1000)
+			p := gcpause.Since(before)
+			out.Set("pauses", float64(p.Count))
+			out.Set("max_pause_ms", p.Max.Seconds()*1000)
+			out.Set("p99_pause_ms", p.P99.Seconds()*1000)
 		},
 		Judge: func(e Evidence) (Verdict, string) {
 			r, ok1 := e.Median("range", "max_pause_ms")
@@ -496,9 +480,7 @@ var scenarios = []Scenario{
 				read atomic.Int64
 			)
 			cow.Store(base)
-			pauses := []metrics.Sample{{Name: "/sched/pauses/total/gc:seconds"}}
-			metrics.Read(pauses)
-			before := append([]uint64(nil), pauses[0].Value.Float64Histogram().Counts...)
+			before := gcpause.Read()
 			readers := runtime.GOMAXPROCS(0)
 			for range readers {
 				wg.Go(func() {
@@ -542,16 +524,8 @@ var scenarios = []Scenario{
 			time.Sleep(d)
 			stop.Store(true)
 			wg.Wait()
-			metrics.Read(pauses)
-			h := pauses[0].Value.Float64Histogram()
-			delta := make([]uint64, len(h.Counts))
-			var total uint64
-			for i := range delta {
-				delta[i] = h.Counts[i] - before[i]
-				total += delta[i]
-			}
 			out.Set("reads_per_sec", float64(read.Load())/d.Seconds())
-			out.Set("p99_pause_ms", quantile(h.Buckets, delta, total, 0.99)*1000)
+			out.Set("p99_pause_ms", gcpause.Since(before).P99.Seconds()*1000)
 		},
 		Judge: func(e Evidence) (Verdict, string) {
 			c, ok1 := e.Median("cow", "reads_per_sec")
@@ -731,24 +705,4 @@ var scenarios = []Scenario{
 			return Partly, ev
 		},
 	},
-}
-
-// quantile returns the upper bound of the bucket holding the q quantile
-// of a runtime/metrics histogram's counts (in its unit), 0 if empty.
-func quantile(bounds []float64, counts []uint64, total uint64, q float64) float64 {
-	if total == 0 {
-		return 0
-	}
-	rank := uint64(math.Ceil(q * float64(total)))
-	var seen uint64
-	for i, c := range counts {
-		seen += c
-		if seen >= rank {
-			if math.IsInf(bounds[i+1], 1) {
-				return bounds[i]
-			}
-			return bounds[i+1]
-		}
-	}
-	return 0
 }

@@ -153,6 +153,34 @@ func newInstrument(name string, cfg config, stats func() (tableStats, bool)) *in
 	return in
 }
 
+// count counts a hit as yes, anything else as no.
+func (in *instrument) count(hit bool, yes, no counter) {
+	if hit {
+		in.ops.inc(yes)
+	} else {
+		in.ops.inc(no)
+	}
+}
+
+// observeRange runs one iteration of a map's Range, as the iteration of
+// the instrumented map named in, under its pprof labels, timing it and
+// counting entries and an early stop.
+func observeRange[K, V any](ctx context.Context, in *instrument, rangeFn func(func(K, V) bool), f func(K, V) bool) {
+	it := in.begin(ctx)
+	n, stopped := 0, false
+	pprof.Do(ctx, in.labels, func(context.Context) {
+		rangeFn(func(k K, v V) bool {
+			n++
+			if !f(k, v) {
+				stopped = true
+				return false
+			}
+			return true
+		})
+	})
+	in.end(it, n, stopped)
+}
+
 var heapSamples = []string{"/gc/heap/allocs:bytes", "/gc/heap/live:bytes"}
 
 // iteration is an iteration in progress.

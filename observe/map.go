@@ -40,18 +40,10 @@ func (m *Map[K, V]) Unwrap() *mapguard.Map[K, V] { return m.m }
 // WithRegisterer was not given.
 func (m *Map[K, V]) Collector() *Collector { return m.in.collector }
 
-func (m *Map[K, V]) count(hit bool, yes, no counter) {
-	if hit {
-		m.in.ops.inc(yes)
-	} else {
-		m.in.ops.inc(no)
-	}
-}
-
 // Load is mapguard.Map.Load, counted as a hit or a miss.
 func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 	value, ok = m.m.Load(key)
-	m.count(ok, loadHit, loadMiss)
+	m.in.count(ok, loadHit, loadMiss)
 	return value, ok
 }
 
@@ -65,7 +57,7 @@ func (m *Map[K, V]) Store(key K, value V) {
 // store.
 func (m *Map[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool) {
 	actual, loaded = m.m.LoadOrStore(key, value)
-	m.count(loaded, loadOrStoreHit, loadOrStoreStored)
+	m.in.count(loaded, loadOrStoreHit, loadOrStoreStored)
 	return actual, loaded
 }
 
@@ -84,27 +76,27 @@ func (m *Map[K, V]) Swap(key K, value V) (previous V, loaded bool) {
 // LoadAndDelete is mapguard.Map.LoadAndDelete.
 func (m *Map[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
 	value, loaded = m.m.LoadAndDelete(key)
-	m.count(loaded, loadAndDeleteDeleted, loadAndDeleteMiss)
+	m.in.count(loaded, loadAndDeleteDeleted, loadAndDeleteMiss)
 	return value, loaded
 }
 
 // Delete is mapguard.Map.Delete, counted as a deletion or a miss.
 func (m *Map[K, V]) Delete(key K) {
 	_, loaded := m.m.LoadAndDelete(key)
-	m.count(loaded, deleteDeleted, deleteMiss)
+	m.in.count(loaded, deleteDeleted, deleteMiss)
 }
 
 // CompareAndSwap is mapguard.Map.CompareAndSwap.
 func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
 	swapped = m.m.CompareAndSwap(key, old, new)
-	m.count(swapped, casStored, casMiss)
+	m.in.count(swapped, casStored, casMiss)
 	return swapped
 }
 
 // CompareAndDelete is mapguard.Map.CompareAndDelete.
 func (m *Map[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
 	deleted = m.m.CompareAndDelete(key, old)
-	m.count(deleted, cadDeleted, cadMiss)
+	m.in.count(deleted, cadDeleted, cadMiss)
 	return deleted
 }
 
@@ -176,19 +168,7 @@ func (m *Map[K, V]) DeleteFunc(del func(key K, value V) bool) int {
 // RangeContext is Range with a context: the iteration's span, if sampled,
 // is a child of ctx's span, and the pprof labels add to ctx's.
 func (m *Map[K, V]) RangeContext(ctx context.Context, f func(key K, value V) bool) {
-	it := m.in.begin(ctx)
-	n, stopped := 0, false
-	pprof.Do(ctx, m.in.labels, func(context.Context) {
-		m.m.Range(func(k K, v V) bool {
-			n++
-			if !f(k, v) {
-				stopped = true
-				return false
-			}
-			return true
-		})
-	})
-	m.in.end(it, n, stopped)
+	observeRange(ctx, m.in, m.m.Range, f)
 }
 
 // Range is mapguard.Map.Range, observed as an iteration.

@@ -2,7 +2,6 @@ package observe
 
 import (
 	"context"
-	"runtime/pprof"
 	"sync"
 )
 
@@ -36,11 +35,7 @@ func (s *SyncMap) Collector() *Collector { return s.in.collector }
 // Load is sync.Map.Load, counted as a hit or a miss.
 func (s *SyncMap) Load(key any) (value any, ok bool) {
 	value, ok = s.m.Load(key)
-	if ok {
-		s.in.ops.inc(loadHit)
-	} else {
-		s.in.ops.inc(loadMiss)
-	}
+	s.in.count(ok, loadHit, loadMiss)
 	return value, ok
 }
 
@@ -53,11 +48,7 @@ func (s *SyncMap) Store(key, value any) {
 // LoadOrStore is sync.Map.LoadOrStore.
 func (s *SyncMap) LoadOrStore(key, value any) (actual any, loaded bool) {
 	actual, loaded = s.m.LoadOrStore(key, value)
-	if loaded {
-		s.in.ops.inc(loadOrStoreHit)
-	} else {
-		s.in.ops.inc(loadOrStoreStored)
-	}
+	s.in.count(loaded, loadOrStoreHit, loadOrStoreStored)
 	return actual, loaded
 }
 
@@ -71,60 +62,33 @@ func (s *SyncMap) Swap(key, value any) (previous any, loaded bool) {
 // LoadAndDelete is sync.Map.LoadAndDelete.
 func (s *SyncMap) LoadAndDelete(key any) (value any, loaded bool) {
 	value, loaded = s.m.LoadAndDelete(key)
-	if loaded {
-		s.in.ops.inc(loadAndDeleteDeleted)
-	} else {
-		s.in.ops.inc(loadAndDeleteMiss)
-	}
+	s.in.count(loaded, loadAndDeleteDeleted, loadAndDeleteMiss)
 	return value, loaded
 }
 
 // Delete is sync.Map.Delete, counted as a deletion or a miss.
 func (s *SyncMap) Delete(key any) {
-	if _, loaded := s.m.LoadAndDelete(key); loaded {
-		s.in.ops.inc(deleteDeleted)
-	} else {
-		s.in.ops.inc(deleteMiss)
-	}
+	_, loaded := s.m.LoadAndDelete(key)
+	s.in.count(loaded, deleteDeleted, deleteMiss)
 }
 
 // CompareAndSwap is sync.Map.CompareAndSwap.
 func (s *SyncMap) CompareAndSwap(key, old, new any) (swapped bool) {
 	swapped = s.m.CompareAndSwap(key, old, new)
-	if swapped {
-		s.in.ops.inc(casStored)
-	} else {
-		s.in.ops.inc(casMiss)
-	}
+	s.in.count(swapped, casStored, casMiss)
 	return swapped
 }
 
 // CompareAndDelete is sync.Map.CompareAndDelete.
 func (s *SyncMap) CompareAndDelete(key, old any) (deleted bool) {
 	deleted = s.m.CompareAndDelete(key, old)
-	if deleted {
-		s.in.ops.inc(cadDeleted)
-	} else {
-		s.in.ops.inc(cadMiss)
-	}
+	s.in.count(deleted, cadDeleted, cadMiss)
 	return deleted
 }
 
 // RangeContext is Range with a context, as Map.RangeContext.
 func (s *SyncMap) RangeContext(ctx context.Context, f func(key, value any) bool) {
-	it := s.in.begin(ctx)
-	n, stopped := 0, false
-	pprof.Do(ctx, s.in.labels, func(context.Context) {
-		s.m.Range(func(k, v any) bool {
-			n++
-			if !f(k, v) {
-				stopped = true
-				return false
-			}
-			return true
-		})
-	})
-	s.in.end(it, n, stopped)
+	observeRange(ctx, s.in, s.m.Range, f)
 }
 
 // Range is sync.Map.Range, observed as an iteration.

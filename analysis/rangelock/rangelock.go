@@ -22,7 +22,7 @@ var Analyzer = &analysis.Analyzer{
 
 func run(pass *analysis.Pass) (any, error) {
 	ins := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
-	decls := funcDecls(pass)
+	decls := maptypes.FuncDecls(pass.Files, pass.TypesInfo)
 	ins.Preorder([]ast.Node{(*ast.FuncDecl)(nil), (*ast.FuncLit)(nil)}, func(n ast.Node) {
 		var body *ast.BlockStmt
 		switch f := n.(type) {
@@ -39,21 +39,6 @@ func run(pass *analysis.Pass) (any, error) {
 		checkCallback(pass, n.(*ast.CallExpr))
 	})
 	return nil, nil
-}
-
-// funcDecls indexes the package's function declarations by object.
-func funcDecls(pass *analysis.Pass) map[*types.Func]*ast.FuncDecl {
-	m := map[*types.Func]*ast.FuncDecl{}
-	for _, f := range pass.Files {
-		for _, d := range f.Decls {
-			if fd, ok := d.(*ast.FuncDecl); ok {
-				if fn, ok := pass.TypesInfo.Defs[fd.Name].(*types.Func); ok {
-					m[fn] = fd
-				}
-			}
-		}
-	}
-	return m
 }
 
 // held is a lock the scan has seen taken and not released.

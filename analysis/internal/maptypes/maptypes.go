@@ -131,3 +131,19 @@ func IsLockCall(info *types.Info, call *ast.CallExpr) (recv ast.Expr, delta int,
 	}
 	return nil, 0, false
 }
+
+// FuncDecls indexes the package's function declarations by object, for
+// analyzers that look into the same-package functions a call reaches.
+func FuncDecls(files []*ast.File, info *types.Info) map[*types.Func]*ast.FuncDecl {
+	m := map[*types.Func]*ast.FuncDecl{}
+	for _, f := range files {
+		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok {
+				if fn, ok := info.Defs[fd.Name].(*types.Func); ok {
+					m[fn] = fd
+				}
+			}
+		}
+	}
+	return m
+}
