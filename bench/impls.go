@@ -169,6 +169,15 @@ func computeLocked[K comparable, V any](m map[K]V, key K, fn func(V, bool) (V, m
 	return old, ok
 }
 
+// rangeLocked ranges over the builtin map m, whose lock the caller holds.
+func rangeLocked[K comparable, V any](m map[K]V, f func(K, V) bool) {
+	for k, v := range m {
+		if !f(k, v) {
+			return
+		}
+	}
+}
+
 type syncMap[K comparable, V any] struct{ m sync.Map }
 
 func (s *syncMap[K, V]) Load(key K) (V, bool) {
@@ -259,11 +268,7 @@ func (r *mutexMap[K, V]) Compute(key K, fn func(V, bool) (V, mapguard.ComputeOp)
 func (r *mutexMap[K, V]) Range(f func(K, V) bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for k, v := range r.m {
-		if !f(k, v) {
-			return
-		}
-	}
+	rangeLocked(r.m, f)
 }
 
 type rwMap[K comparable, V any] struct {
@@ -313,11 +318,7 @@ func (r *rwMap[K, V]) Compute(key K, fn func(V, bool) (V, mapguard.ComputeOp)) (
 func (r *rwMap[K, V]) Range(f func(K, V) bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	for k, v := range r.m {
-		if !f(k, v) {
-			return
-		}
-	}
+	rangeLocked(r.m, f)
 }
 
 // shardHash picks a shard for a key of any type, as hand-rolled sharded

@@ -154,44 +154,12 @@ func locks(pass *analysis.Pass, n ast.Node) bool {
 }
 
 // checkReads reports reads of the written maps in encl after g, unless
-// something between g and the read orders them.
+// something between g and the read orders them. One walk in source order
+// does both: a read is ordered when a synchronization point (a channel
+// receive, a select, a range over a channel, a Wait or a Lock) came
+// before it.
 func checkReads(pass *analysis.Pass, encl *ast.BlockStmt, g *ast.GoStmt, written map[*types.Var]token.Pos) {
-	var syncPoints []token.Pos // positions after g that order what follows
-	ast.Inspect(encl, func(n ast.Node) bool {
-		if n == nil || n.Pos() < g.End() {
-			return true
-		}
-		switch n := n.(type) {
-		case *ast.FuncLit:
-			return false
-		case *ast.UnaryExpr:
-			if n.Op == token.ARROW {
-				syncPoints = append(syncPoints, n.Pos())
-			}
-		case *ast.SelectStmt:
-			syncPoints = append(syncPoints, n.Pos())
-		case *ast.RangeStmt:
-			if _, isChan := pass.TypesInfo.TypeOf(n.X).Underlying().(*types.Chan); isChan {
-				syncPoints = append(syncPoints, n.Pos())
-			}
-		case *ast.CallExpr:
-			if sel, ok := ast.Unparen(n.Fun).(*ast.SelectorExpr); ok && sel.Sel.Name == "Wait" {
-				syncPoints = append(syncPoints, n.Pos())
-			}
-			if _, d, _ := maptypes.IsLockCall(pass.TypesInfo, n); d > 0 {
-				syncPoints = append(syncPoints, n.Pos())
-			}
-		}
-		return true
-	})
-	ordered := func(p token.Pos) bool {
-		for _, s := range syncPoints {
-			if s < p {
-				return true
-			}
-		}
-		return false
-	}
+	synced := false
 	reported := map[*types.Var]bool{}
 	read := func(e ast.Expr, at token.Pos, how string) {
 		id, ok := ast.Unparen(e).(*ast.Ident)
@@ -202,7 +170,7 @@ func checkReads(pass *analysis.Pass, encl *ast.BlockStmt, g *ast.GoStmt, written
 		if !ok || reported[v] {
 			return
 		}
-		if w, ok := written[v]; ok && !ordered(at) {
+		if w, ok := written[v]; ok && !synced {
 			reported[v] = true
 			maptypes.Reportf(pass, at, "%s %s while the goroutine started at line %d writes it (line %d), with no lock or channel/WaitGroup hand-off between: fatal error: concurrent map read and map write; wait for the goroutine, lock both sides, or use sync.Map or a mapguard map",
 				how, id.Name, pass.Fset.Position(g.Pos()).Line, pass.Fset.Position(w).Line)
@@ -216,17 +184,33 @@ func checkReads(pass *analysis.Pass, encl *ast.BlockStmt, g *ast.GoStmt, written
 		switch n := n.(type) {
 		case *ast.FuncLit:
 			return false
+		case *ast.UnaryExpr:
+			if n.Op == token.ARROW {
+				synced = true
+			}
+		case *ast.SelectStmt:
+			synced = true
 		case *ast.AssignStmt:
 			for _, l := range n.Lhs {
 				lhs[l] = true
 			}
 		case *ast.RangeStmt:
-			read(n.X, n.Pos(), "range over")
+			if _, isChan := pass.TypesInfo.TypeOf(n.X).Underlying().(*types.Chan); isChan {
+				synced = true
+			} else {
+				read(n.X, n.Pos(), "range over")
+			}
 		case *ast.IndexExpr:
 			if !lhs[n] {
 				read(n.X, n.Pos(), "read of")
 			}
 		case *ast.CallExpr:
+			if sel, ok := ast.Unparen(n.Fun).(*ast.SelectorExpr); ok && sel.Sel.Name == "Wait" {
+				synced = true
+			}
+			if _, d, _ := maptypes.IsLockCall(pass.TypesInfo, n); d > 0 {
+				synced = true
+			}
 			if id, ok := ast.Unparen(n.Fun).(*ast.Ident); ok && id.Name == "len" && len(n.Args) == 1 {
 				if _, builtin := pass.TypesInfo.Uses[id].(*types.Builtin); builtin {
 					read(n.Args[0], n.Pos(), "len of")
