@@ -38,6 +38,9 @@ type Map[K comparable, V any] struct {
 
 	table    atomic.Pointer[table[K, V]]
 	resizing atomic.Pointer[resize[K, V]] // the resize in progress, or nil
+	// loadObserver, if set, is called by Load with its result
+	// (ObserveLoads). It sits next to table: Load reads both.
+	loadObserver atomic.Pointer[func(hit bool)]
 
 	// cfg is set by NewMap before the map is shared and never changes.
 	cfg     config
@@ -77,6 +80,9 @@ func (m *Map[K, V]) initSlow() *table[K, V] {
 // Load returns the value stored for key, or the zero value if there is none.
 // The ok result reports whether a value was found. Load never allocates.
 func (m *Map[K, V]) Load(key K) (value V, ok bool) {
+	if f := m.loadObserver.Load(); f != nil {
+		return m.loadObserved(key, f)
+	}
 	t := m.table.Load()
 	if t == nil {
 		return value, false
@@ -102,6 +108,38 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 		}
 	}
 	return value, false
+}
+
+// loadObserved is Load while an observer is set.
+func (m *Map[K, V]) loadObserved(key K, f *func(hit bool)) (value V, ok bool) {
+	if m.table.Load() != nil { // find would make the zero Map's table
+		if e, _ := m.find(key, true); e != nil {
+			value, ok = e.value, true
+		}
+	}
+	(*f)(ok)
+	return value, ok
+}
+
+// ObserveLoads makes every later Load call f with whether it found its
+// key, until ObserveLoads(nil) is called; it replaces any function set
+// before. Only Load reports: the other methods can be counted by a
+// wrapper for a few percent of their cost, but a Load costs a few
+// nanoseconds, and a wrapper that counts it, a call and a counter write,
+// costs as much again.
+//
+// It exists for instrumentation (the observe package turns it on and off
+// to sample Load counts); with no function set Load pays one atomic load.
+// Setting or clearing it costs one atomic store, so it may be switched
+// often. f runs on Load's goroutine for every Load, so it must be fast
+// and must not use the map; a panic in it propagates to Load's caller and
+// leaves the map unchanged.
+func (m *Map[K, V]) ObserveLoads(f func(hit bool)) {
+	if f == nil {
+		m.loadObserver.Store(nil)
+		return
+	}
+	m.loadObserver.Store(&f)
 }
 
 // op is what mutate does with the key it is given.

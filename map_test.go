@@ -935,3 +935,60 @@ func TestStats(t *testing.T) {
 		t.Fatalf("zero Map stats: %+v", s)
 	}
 }
+
+func TestObserveLoads(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		m    *mapguard.Map[int, int]
+	}{{"default", mapguard.NewMap[int, int]()}, {"colliding", mapguard.NewCollidingMap[int, int]()}} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := tc.m
+			for i := range 100 {
+				m.Store(i, i)
+			}
+			m.Load(1) // not observed: no function yet
+			var hits, misses int
+			m.ObserveLoads(func(hit bool) {
+				if hit {
+					hits++
+				} else {
+					misses++
+				}
+			})
+			for i := range 150 {
+				if v, ok := m.Load(i); ok != (i < 100) || (ok && v != i) {
+					t.Fatalf("observed Load(%d) = %d, %v", i, v, ok)
+				}
+			}
+			// Only Load reports.
+			m.LoadOrStore(7, 0)
+			m.LoadAndDelete(8)
+			m.Range(func(int, int) bool { return true })
+			if hits != 100 || misses != 50 {
+				t.Fatalf("observer saw %d hits, %d misses; want 100, 50", hits, misses)
+			}
+			m.ObserveLoads(nil)
+			m.Load(1)
+			m.Load(-1)
+			if hits != 100 || misses != 50 {
+				t.Fatalf("after ObserveLoads(nil): %d hits, %d misses; want no change", hits, misses)
+			}
+
+			// A panicking observer reaches Load's caller and leaves the
+			// map as it was.
+			m.ObserveLoads(func(bool) { panic("observer") })
+			func() {
+				defer func() {
+					if r := recover(); r != "observer" {
+						t.Fatalf("recovered %v; want the observer's panic", r)
+					}
+				}()
+				m.Load(1)
+			}()
+			m.ObserveLoads(nil)
+			if v, ok := m.Load(1); !ok || v != 1 || m.Size() != 99 {
+				t.Fatalf("after a panicking observer: Load(1) = %d, %v, Size %d; want 1, true, 99", v, ok, m.Size())
+			}
+		})
+	}
+}

@@ -13,7 +13,8 @@ type tableStats struct {
 
 // Collector is the Prometheus collector of one instrumented map. It reads
 // the map's Stats and sums the striped operation counters when scraped;
-// nothing is exported between scrapes. Every series carries the constant
+// nothing is exported between scrapes. Operation counts are exact while
+// the map is quiet and estimates while it is busy (see WithExactCounts). Every series carries the constant
 // label map="<name>".
 type Collector struct {
 	in       *instrument
@@ -57,9 +58,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.resizes, prometheus.CounterValue, float64(st.clears), "clear")
 		}
 	}
-	for i := range numCounters {
+	for i, v := range c.in.ops.values() {
 		l := counterLabels[i]
-		ch <- prometheus.MustNewConstMetric(c.ops, prometheus.CounterValue, float64(c.in.ops.sum(i)), l[0], l[1])
+		ch <- prometheus.MustNewConstMetric(c.ops, prometheus.CounterValue, v, l[0], l[1])
 	}
 	c.in.iterSeconds.Collect(ch)
 	c.in.iterEntries.Collect(ch)

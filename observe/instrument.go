@@ -4,9 +4,7 @@ import (
 	"context"
 	"runtime/metrics"
 	"runtime/pprof"
-	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel"
@@ -59,48 +57,12 @@ var counterLabels = [numCounters][2]string{
 	clearDeleted:      {"clear", "deleted"},
 }
 
-// stripes is the number of cells of the operation counters. A goroutine
-// picks its cell by a hash of its stack address, so two goroutines share
-// a cell with probability 1/stripes.
-const stripes = 64
-
-type cell struct {
-	c [numCounters]atomic.Uint64
-	_ [(64 - (numCounters*8)%64) % 64]byte
-}
-
-type opCounters struct{ cells [stripes]cell }
-
-// inc counts one operation. It is the whole hot-path cost of
-// instrumentation, so it is an atomic load and store rather than an atomic
-// add: no locked instruction, and the cell's line stays in the counting
-// core's cache. The price is that two goroutines counting in the same cell
-// at the same instant can lose one increment: the counts are statistics
-// for rates and ratios, which may undercount slightly under contention,
-// never overcount.
-func (o *opCounters) inc(c counter) {
-	var probe byte
-	// Goroutine stacks start at 2 KiB, so neighbours can be 2 KiB apart:
-	// drop fewer address bits than that before hashing.
-	i := (uint64(uintptr(unsafe.Pointer(&probe))) >> 10 * 0x9e3779b97f4a7c15) >> (64 - 6)
-	p := &o.cells[i&(stripes-1)].c[c]
-	p.Store(p.Load() + 1)
-}
-
-func (o *opCounters) sum(c counter) uint64 {
-	var n uint64
-	for i := range o.cells {
-		n += o.cells[i].c[c].Load()
-	}
-	return n
-}
-
 // instrument is what Map and SyncMap share: the counters, the iteration
 // histograms, the tracer, the collector.
 type instrument struct {
 	name        string
 	cfg         config
-	ops         opCounters
+	ops         counts
 	iterSeconds prometheus.Histogram
 	iterEntries prometheus.Histogram
 	tracer      trace.Tracer
@@ -110,11 +72,18 @@ type instrument struct {
 	collector   *Collector
 }
 
-func newInstrument(name string, cfg config, stats func() (tableStats, bool)) *instrument {
+// newInstrument returns the instrument of a map named name. loadHook, if
+// not nil, turns the map's own counting of Load on and off.
+func newInstrument(name string, cfg config, stats func() (tableStats, bool), loadHook func(in *instrument, on bool)) *instrument {
 	if name == "" {
 		panic("observe: a map's name must not be empty")
 	}
 	in := &instrument{name: name, cfg: cfg}
+	var hook func(bool)
+	if loadHook != nil {
+		hook = func(on bool) { loadHook(in, on) }
+	}
+	in.ops.init(cfg.exact, hook)
 	in.iterSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:                            "mapguard_iteration_duration_seconds",
 		Help:                            "Duration of full or partial iterations (Range, All, Keys, Values) of the map.",
@@ -154,13 +123,7 @@ func newInstrument(name string, cfg config, stats func() (tableStats, bool)) *in
 }
 
 // count counts a hit as yes, anything else as no.
-func (in *instrument) count(hit bool, yes, no counter) {
-	if hit {
-		in.ops.inc(yes)
-	} else {
-		in.ops.inc(no)
-	}
-}
+func (in *instrument) count(hit bool, yes, no counter) { in.ops.count(hit, yes, no) }
 
 // observeRange runs one iteration of a map's Range, as the iteration of
 // the instrumented map named in, under its pprof labels, timing it and

@@ -16,36 +16,45 @@ import (
 type Map[K comparable, V any] struct {
 	m  *mapguard.Map[K, V]
 	in *instrument
+	// cancel is a LoadOrCompute function that cancels: LoadOrCompute
+	// loads through it, as the map's Load would count as a load.
+	cancel func() (V, bool)
 }
 
 // Instrument wraps m, naming it name in metrics, spans and profile labels.
 // Use a short fixed name (it is a label value, so never a key or an ID).
 // An empty name panics. Registering with a Registerer (WithRegisterer)
 // that already holds a map of the same name panics, as
-// prometheus.MustRegister does.
+// prometheus.MustRegister does. Instrument a map once: the map counts its
+// own Loads for the one instrument set last (mapguard.Map.ObserveLoads).
 func Instrument[K comparable, V any](m *mapguard.Map[K, V], name string, opts ...Option) *Map[K, V] {
-	om := &Map[K, V]{m: m}
+	om := &Map[K, V]{m: m, cancel: func() (v V, cancel bool) { return v, true }}
 	om.in = newInstrument(name, newConfig(opts), func() (tableStats, bool) {
 		st := m.Stats()
 		return tableStats{entries: st.Entries, capacity: st.Capacity, grows: st.Grows, shrinks: st.Shrinks, clears: st.Clears, hasTable: true}, true
+	}, func(in *instrument, on bool) {
+		if on {
+			m.ObserveLoads(func(hit bool) { in.ops.count(hit, loadHit, loadMiss) })
+		} else {
+			m.ObserveLoads(nil)
+		}
 	})
 	return om
 }
 
 // Unwrap returns the map being instrumented. Operations on it directly
-// are not counted.
+// are not counted, except Load, which the map counts itself while it is
+// instrumented.
 func (m *Map[K, V]) Unwrap() *mapguard.Map[K, V] { return m.m }
 
 // Collector returns the map's Prometheus collector, to register where
 // WithRegisterer was not given.
 func (m *Map[K, V]) Collector() *Collector { return m.in.collector }
 
-// Load is mapguard.Map.Load, counted as a hit or a miss.
-func (m *Map[K, V]) Load(key K) (value V, ok bool) {
-	value, ok = m.m.Load(key)
-	m.in.count(ok, loadHit, loadMiss)
-	return value, ok
-}
+// Load is mapguard.Map.Load, counted as a hit or a miss. The map counts
+// it itself (mapguard.Map.ObserveLoads), so this method inlines to a plain
+// call of the map's Load.
+func (m *Map[K, V]) Load(key K) (value V, ok bool) { return m.m.Load(key) }
 
 // Store is mapguard.Map.Store.
 func (m *Map[K, V]) Store(key K, value V) {
@@ -128,7 +137,7 @@ func (m *Map[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op m
 // LoadOrCompute is mapguard.Map.LoadOrCompute; fn runs under the pprof
 // labels map=<name> op=compute.
 func (m *Map[K, V]) LoadOrCompute(key K, fn func() (value V, cancel bool)) (actual V, loaded bool) {
-	if v, ok := m.m.Load(key); ok {
+	if v, ok := m.m.LoadOrCompute(key, m.cancel); ok {
 		m.in.ops.inc(loadOrComputeHit)
 		return v, true
 	}
@@ -198,5 +207,5 @@ func (m *Map[K, V]) Stats() mapguard.Stats { return m.m.Stats() }
 func (m *Map[K, V]) Clear() {
 	n := m.m.Size()
 	m.m.Clear()
-	m.in.ops.cells[0].c[clearDeleted].Add(uint64(n))
+	m.in.ops.cleared.Add(uint64(n))
 }

@@ -6,8 +6,11 @@
 //	sessions := observe.Instrument(mapguard.NewMap[string, *Session](), "sessions",
 //		observe.WithRegisterer(prometheus.DefaultRegisterer))
 //
-// The hot path (Load, Store, ...) adds one striped counter increment; the
-// collector sums the stripes and reads Map.Stats only when scraped.
+// Operations are counted in striped cells that the collector sums when
+// scraped, with Map.Stats. Counting is exact while a map is quiet; above
+// 100,000 operations per second it is sampled (unbiased estimates, about
+// 1% of the time counted), so that instrumentation costs a busy map's
+// Load and Store a few percent (WithExactCounts turns sampling off).
 // Nothing is registered globally unless a Registerer says so.
 package observe
 
@@ -32,6 +35,7 @@ type config struct {
 	mp      metric.MeterProvider
 	sampler Sampler
 	slow    time.Duration
+	exact   bool
 }
 
 func newConfig(opts []Option) config {
@@ -80,4 +84,16 @@ func WithSlowIteration(d time.Duration) Option {
 		c.slow = d
 		c.sampler = SlowOrLarge(d, 1_000_000)
 	}
+}
+
+// WithExactCounts counts every operation, however busy the map. By
+// default a map's operation counts are exact only below 100,000
+// operations per second and sampled above: counting costs a Load about
+// as much again as the Load itself (a call and a counter write), which
+// sampling pays in about 1% of the time. The estimates are unbiased, with
+// a relative error near 1/sqrt(operations counted in the window looked
+// at), under 1% for a 15 s scrape interval at 100,000 operations per
+// second.
+func WithExactCounts() Option {
+	return func(c *config) { c.exact = true }
 }

@@ -22,7 +22,7 @@ func InstrumentSyncMap(m *sync.Map, name string, opts ...Option) *SyncMap {
 		n := 0
 		m.Range(func(any, any) bool { n++; return true })
 		return tableStats{entries: n}, true
-	})
+	}, nil)
 	return sm
 }
 

@@ -1,0 +1,170 @@
+package observe_test
+
+import (
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mapguard/mapguard"
+	"github.com/mapguard/mapguard/observe"
+)
+
+// busy runs op from two goroutines for d and returns when they stop.
+// With perSecond > 0 each goroutine calls op at that rate, as a service
+// does when requests arrive: it waits between calls, so the cost of op
+// does not change how often it runs, and after a delay (the goroutine
+// was descheduled) it skips the calls it missed rather than catch up in
+// a burst. With 0 they call op back to back.
+func busy(d time.Duration, perSecond int, op func(g, i int)) {
+	var wg sync.WaitGroup
+	var stop atomic.Bool
+	for g := range 2 {
+		wg.Go(func() {
+			next := time.Now()
+			for i := 0; !stop.Load(); i++ {
+				op(g, i)
+				if perSecond == 0 {
+					continue
+				}
+				next = next.Add(time.Second / time.Duration(perSecond))
+				if now := time.Now(); now.Sub(next) > 10*time.Microsecond {
+					next = now
+				}
+				for time.Now().Before(next) && !stop.Load() {
+					runtime.Gosched()
+				}
+			}
+		})
+	}
+	time.Sleep(d)
+	stop.Store(true)
+	wg.Wait()
+}
+
+// waitExact waits until sampled reports false (the map, or every map,
+// was quiet for a sampler period) or fails the test.
+func waitExact(t *testing.T, sampled func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); sampled(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("still sampling 5 s after the load stopped")
+		}
+	}
+}
+
+// within reports whether got is within tol (relative) of want.
+func within(got, want, tol float64) bool { return math.Abs(got-want) <= tol*want }
+
+// TestSampledCounts drives a map past the sampling threshold (two
+// goroutines at 200,000 operations per second each) and checks that the
+// estimated counts are close to the true ones, that the map returns to
+// exact counting once quiet, and counts exactly again.
+func TestSampledCounts(t *testing.T) {
+	defer observe.SetSamplePeriod(20*time.Millisecond, time.Millisecond)()
+	reg := prometheus.NewRegistry()
+	m := observe.Instrument(mapguard.NewMap[int, int](), "busy", observe.WithRegisterer(reg))
+	for i := range 1000 {
+		m.Store(i, i)
+	}
+	// Each goroutine tallies what it did: loads of keys 0..1999 (half
+	// present), and one store in 8 operations.
+	var tally [2][3]float64 // hits, misses, stores
+	sawSampled := atomic.Bool{}
+	busy(2*time.Second, 200_000, func(g, i int) {
+		k := (i*7919 + g) % 2000
+		if i%8 == 0 {
+			m.Store(k%1000, i)
+			tally[g][2]++
+			return
+		}
+		if _, ok := m.Load(k); ok {
+			tally[g][0]++
+		} else {
+			tally[g][1]++
+		}
+		if i%1024 == 1 && observe.Sampled(m) {
+			sawSampled.Store(true)
+		}
+	})
+	if !sawSampled.Load() {
+		t.Fatal("the map's counts were never sampled under load")
+	}
+	waitExact(t, func() bool { return observe.Sampled(m) })
+	counter := func(op, result string) float64 {
+		return gathered(t, reg, "mapguard_operations_total", map[string]string{"map": "busy", "op": op, "result": result}).GetCounter().GetValue()
+	}
+	for _, c := range []struct {
+		op, result string
+		want       float64
+	}{
+		{"load", "hit", tally[0][0] + tally[1][0]},
+		{"load", "miss", tally[0][1] + tally[1][1]},
+		{"store", "stored", tally[0][2] + tally[1][2] + 1000},
+	} {
+		got := counter(c.op, c.result)
+		t.Logf("%s %s: estimated %.0f, true %.0f (%+.1f%%)", c.op, c.result, got, c.want, 100*(got-c.want)/c.want)
+		if !within(got, c.want, 0.15) {
+			t.Errorf("operations_total{op=%q,result=%q} = %.0f; want %.0f ± 15%%", c.op, c.result, got, c.want)
+		}
+	}
+
+	// Quiet again: exact.
+	before := counter("load", "hit")
+	for i := range 10 {
+		m.Load(i)
+	}
+	if got := counter("load", "hit") - before; got != 10 {
+		t.Errorf("after the load stopped, 10 hits counted as %v; want exactly 10", got)
+	}
+	// No map is sampled any more: the sampler goroutine has ended.
+	waitExact(t, observe.SamplerRunning)
+}
+
+// TestSampledCountsSyncMap is TestSampledCounts' check of the estimate
+// for SyncMap, whose Load is counted by the wrapper.
+func TestSampledCountsSyncMap(t *testing.T) {
+	defer observe.SetSamplePeriod(20*time.Millisecond, time.Millisecond)()
+	reg := prometheus.NewRegistry()
+	s := observe.InstrumentSyncMap(new(sync.Map), "busy", observe.WithRegisterer(reg))
+	s.Store(1, 1)
+	var hits [2]float64
+	busy(2*time.Second, 200_000, func(g, i int) {
+		if _, ok := s.Load(1); ok {
+			hits[g]++
+		}
+	})
+	waitExact(t, func() bool { return observe.SyncMapSampled(s) })
+	want := hits[0] + hits[1]
+	got := gathered(t, reg, "mapguard_operations_total", map[string]string{"map": "busy", "op": "load", "result": "hit"}).GetCounter().GetValue()
+	t.Logf("load hit: estimated %.0f, true %.0f (%+.1f%%)", got, want, 100*(got-want)/want)
+	if !within(got, want, 0.15) {
+		t.Errorf("load hits = %.0f; want %.0f ± 15%%", got, want)
+	}
+}
+
+// TestWithExactCounts checks that a map with WithExactCounts counts every
+// operation however busy it is.
+func TestWithExactCounts(t *testing.T) {
+	defer observe.SetSamplePeriod(20*time.Millisecond, time.Millisecond)()
+	reg := prometheus.NewRegistry()
+	m := observe.Instrument(mapguard.NewMap[int, int](), "exact", observe.WithRegisterer(reg), observe.WithExactCounts())
+	m.Store(1, 1)
+	var n [2]float64
+	busy(300*time.Millisecond, 0, func(g, i int) {
+		m.Load(1)
+		n[g]++
+		if observe.Sampled(m) {
+			t.Error("a WithExactCounts map is sampled")
+		}
+	})
+	got := gathered(t, reg, "mapguard_operations_total", map[string]string{"map": "exact", "op": "load", "result": "hit"}).GetCounter().GetValue()
+	// Two goroutines can lose an increment when they share a cell.
+	if want := n[0] + n[1]; got > want || got < want*0.99 {
+		t.Errorf("load hits = %.0f; want %.0f (at most 1%% lost to shared cells)", got, want)
+	}
+}
