@@ -1,6 +1,7 @@
 package observe_test
 
 import (
+	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -88,5 +89,53 @@ func once[M any](mk func() M) func() M {
 func fill(store func(int, int)) {
 	for i := range overheadKeys {
 		store(i, i)
+	}
+}
+
+// BenchmarkOverheadSyncMap is BenchmarkOverhead for a sync.Map and
+// InstrumentSyncMap, whose Load is counted by the wrapper (sync.Map has
+// no hook).
+func BenchmarkOverheadSyncMap(b *testing.B) {
+	for _, op := range []string{"load", "store"} {
+		getBare := once(func() *sync.Map { return new(sync.Map) })
+		b.Run("op="+op+"/impl=bare", func(b *testing.B) {
+			m := getBare()
+			fill(func(k, v int) { m.Store(k, v) })
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				for pb.Next() {
+					i = (i + 7919) & (overheadKeys - 1)
+					if op == "load" {
+						m.Load(i)
+					} else {
+						m.Store(i, i)
+					}
+				}
+			})
+		})
+		for _, impl := range []string{"observed", "exact"} {
+			opts := []observe.Option{observe.WithRegisterer(prometheus.NewRegistry())}
+			if impl == "exact" {
+				opts = append(opts, observe.WithExactCounts())
+			}
+			get := once(func() *observe.SyncMap { return observe.InstrumentSyncMap(new(sync.Map), "bench", opts...) })
+			b.Run("op="+op+"/impl="+impl, func(b *testing.B) {
+				m := get()
+				fill(func(k, v int) { m.Store(k, v) })
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					i := 0
+					for pb.Next() {
+						i = (i + 7919) & (overheadKeys - 1)
+						if op == "load" {
+							m.Load(i)
+						} else {
+							m.Store(i, i)
+						}
+					}
+				})
+			})
+		}
 	}
 }
