@@ -161,8 +161,9 @@ func FuzzMapOps(f *testing.F) {
 		ms := []testMap[int, int]{
 			mapguard.NewMap[int, int](), mapguard.NewCollidingMap[int, int](),
 			mapguard.NewSnapshotMap[int, int](), newViewTaker(mapguard.NewCollidingSnapshotMap[int, int]()),
+			newObserved(mapguard.NewMap[int, int]()),
 		}
-		refs := []*refMap{newRefMap(), newRefMap(), newRefMap(), newRefMap()}
+		refs := []*refMap{newRefMap(), newRefMap(), newRefMap(), newRefMap(), newRefMap()}
 		for ; len(data) >= fuzzOpLen; data = data[fuzzOpLen:] {
 			for i := range ms {
 				applyOp(t, ms[i], refs[i], data[0], int(data[1]%32), int(data[2]))

@@ -73,7 +73,31 @@ func constructors[K comparable, V any]() []constructor[K, V] {
 		{name: "SnapshotMap-zero", make: func() testMap[K, V] { return new(mapguard.SnapshotMap[K, V]) }},
 		{name: "SnapshotMap-colliding", make: func() testMap[K, V] { return mapguard.NewCollidingSnapshotMap[K, V]() }, collides: true},
 		{name: "SnapshotMap-views", make: func() testMap[K, V] { return newViewTaker[K, V](mapguard.NewSnapshotMap[K, V]()) }, pins: true},
+		{name: "observed", make: func() testMap[K, V] { return newObserved(mapguard.NewMap[K, V]()) }},
+		{name: "observed-colliding", make: func() testMap[K, V] { return newObserved(mapguard.NewCollidingMap[K, V]()) }, collides: true},
 	}
+}
+
+// observed is a Map whose Loads are observed (ObserveLoads) in turns of
+// 16 Loads on and 16 off, as the observe package switches counting on and
+// off, so that both of Load's paths run, and switch, under every test.
+type observed[K comparable, V any] struct {
+	*mapguard.Map[K, V]
+	loads, seen atomic.Int64
+}
+
+func newObserved[K comparable, V any](m *mapguard.Map[K, V]) *observed[K, V] {
+	return &observed[K, V]{Map: m}
+}
+
+func (o *observed[K, V]) Load(key K) (V, bool) {
+	switch o.loads.Add(1) % 32 {
+	case 0:
+		o.ObserveLoads(func(bool) { o.seen.Add(1) })
+	case 16:
+		o.ObserveLoads(nil)
+	}
+	return o.Map.Load(key)
 }
 
 // viewTaker is a SnapshotMap that takes a View every 32 writes and keeps
