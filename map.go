@@ -38,9 +38,9 @@ type Map[K comparable, V any] struct {
 
 	table    atomic.Pointer[table[K, V]]
 	resizing atomic.Pointer[resize[K, V]] // the resize in progress, or nil
-	// loadObserver, if set, is called by Load with its result
+	// loadObserver, if set, is told about a sample of Loads
 	// (ObserveLoads). It sits next to table: Load reads both.
-	loadObserver atomic.Pointer[func(hit bool)]
+	loadObserver atomic.Pointer[loadObserver]
 
 	// cfg is set by NewMap before the map is shared and never changes.
 	cfg     config
@@ -80,11 +80,11 @@ func (m *Map[K, V]) initSlow() *table[K, V] {
 // Load returns the value stored for key, or the zero value if there is none.
 // The ok result reports whether a value was found. Load never allocates.
 func (m *Map[K, V]) Load(key K) (value V, ok bool) {
-	if f := m.loadObserver.Load(); f != nil {
-		return m.loadObserved(key, f)
-	}
 	t := m.table.Load()
 	if t == nil {
+		if o := m.loadObserver.Load(); o != nil && o.salt&o.mask == 0 {
+			o.f(false) // no table, no hasher: the sample takes h = 0
+		}
 		return value, false
 	}
 	// This is table.hash and a chain probe written out by hand: Load is the
@@ -99,6 +99,9 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 	default:
 		h = hashKey(&t.hasher, key)
 	}
+	if o := m.loadObserver.Load(); o != nil && (h^o.salt)&o.mask == 0 {
+		return m.loadObserved(key, o.f)
+	}
 	tag := tagOf(h)
 	for b := t.bucketAt(t.indexOf(h)); b != nil; b = b.next.Load() {
 		for w := matchTag(b.meta.Load(), tag); w != 0; w &= w - 1 {
@@ -110,36 +113,47 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 	return value, false
 }
 
-// loadObserved is Load while an observer is set.
-func (m *Map[K, V]) loadObserved(key K, f *func(hit bool)) (value V, ok bool) {
-	if m.table.Load() != nil { // find would make the zero Map's table
-		if e, _ := m.find(key, true); e != nil {
-			value, ok = e.value, true
-		}
+// loadObserved is a Load that its observer samples. The table exists.
+func (m *Map[K, V]) loadObserved(key K, f func(hit bool)) (value V, ok bool) {
+	if e, _ := m.find(key, true); e != nil {
+		value, ok = e.value, true
 	}
-	(*f)(ok)
+	f(ok)
 	return value, ok
 }
 
-// ObserveLoads makes every later Load call f with whether it found its
-// key, until ObserveLoads(nil) is called; it replaces any function set
-// before. Only Load reports: the other methods can be counted by a
-// wrapper for a few percent of their cost, but a Load costs a few
-// nanoseconds, and a wrapper that counts it, a call and a counter write,
-// costs as much again.
+// loadObserver is what ObserveLoads set.
+type loadObserver struct {
+	f          func(hit bool)
+	mask, salt uint64
+}
+
+// ObserveLoads makes later Loads call f with whether they found their
+// key, for a sample of them: a Load is sampled if its key's hash h (the
+// map's own, seeded per map) has the low bits bits of h^salt all zero,
+// so about one key in 2^bits is sampled, and with bits 0 every Load.
+// Each call replaces the observer set before; ObserveLoads(nil, 0, 0)
+// removes it. Calling it again with a new random salt samples another
+// set of keys: a caller that changes the salt often, as the observe
+// package does, samples each Load with probability 2^-bits, whatever the
+// keys, and can scale what it counts by 2^bits. bits above 63 panics.
 //
-// It exists for instrumentation (the observe package turns it on and off
-// to sample Load counts); with no function set Load pays one atomic load.
-// Setting or clearing it costs one atomic store, so it may be switched
-// often. f runs on Load's goroutine for every Load, so it must be fast
-// and must not use the map; a panic in it propagates to Load's caller and
-// leaves the map unchanged.
-func (m *Map[K, V]) ObserveLoads(f func(hit bool)) {
+// Only Load reports: the other methods can be counted by a wrapper for a
+// few percent of their cost, but a Load costs a few nanoseconds, and a
+// wrapper that counts it, a call and a counter write, costs as much
+// again. With no observer set Load pays one atomic load; with one, a
+// Load that is not sampled pays that and a mask test. f runs on Load's
+// goroutine, so it must be fast and must not use the map; a panic in it
+// propagates to Load's caller and leaves the map unchanged.
+func (m *Map[K, V]) ObserveLoads(f func(hit bool), bits uint, salt uint64) {
+	if bits > 63 {
+		panic(fmt.Sprintf("mapguard: ObserveLoads: bits %d is above 63", bits))
+	}
 	if f == nil {
 		m.loadObserver.Store(nil)
 		return
 	}
-	m.loadObserver.Store(&f)
+	m.loadObserver.Store(&loadObserver{f: f, mask: 1<<bits - 1, salt: salt})
 }
 
 // op is what mutate does with the key it is given.

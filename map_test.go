@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
+	"math"
+	"math/rand/v2"
 	"os/exec"
 	"runtime"
 	"slices"
@@ -79,8 +81,9 @@ func constructors[K comparable, V any]() []constructor[K, V] {
 }
 
 // observed is a Map whose Loads are observed (ObserveLoads) in turns of
-// 16 Loads on and 16 off, as the observe package switches counting on and
-// off, so that both of Load's paths run, and switch, under every test.
+// 16 Loads: all observed, half observed (a new salt each turn), none, as
+// the observe package switches counting, so that both of Load's paths
+// run, and switch, under every test.
 type observed[K comparable, V any] struct {
 	*mapguard.Map[K, V]
 	loads, seen atomic.Int64
@@ -91,11 +94,13 @@ func newObserved[K comparable, V any](m *mapguard.Map[K, V]) *observed[K, V] {
 }
 
 func (o *observed[K, V]) Load(key K) (V, bool) {
-	switch o.loads.Add(1) % 32 {
+	switch n := o.loads.Add(1); n % 48 {
 	case 0:
-		o.ObserveLoads(func(bool) { o.seen.Add(1) })
+		o.ObserveLoads(func(bool) { o.seen.Add(1) }, 0, 0)
 	case 16:
-		o.ObserveLoads(nil)
+		o.ObserveLoads(func(bool) { o.seen.Add(1) }, 1, uint64(n))
+	case 32:
+		o.ObserveLoads(nil, 0, 0)
 	}
 	return o.Map.Load(key)
 }
@@ -970,15 +975,16 @@ func TestObserveLoads(t *testing.T) {
 			for i := range 100 {
 				m.Store(i, i)
 			}
-			m.Load(1) // not observed: no function yet
+			m.Load(1) // not observed: no observer yet
 			var hits, misses int
-			m.ObserveLoads(func(hit bool) {
+			count := func(hit bool) {
 				if hit {
 					hits++
 				} else {
 					misses++
 				}
-			})
+			}
+			m.ObserveLoads(count, 0, 12345)
 			for i := range 150 {
 				if v, ok := m.Load(i); ok != (i < 100) || (ok && v != i) {
 					t.Fatalf("observed Load(%d) = %d, %v", i, v, ok)
@@ -989,18 +995,18 @@ func TestObserveLoads(t *testing.T) {
 			m.LoadAndDelete(8)
 			m.Range(func(int, int) bool { return true })
 			if hits != 100 || misses != 50 {
-				t.Fatalf("observer saw %d hits, %d misses; want 100, 50", hits, misses)
+				t.Fatalf("observer of every Load saw %d hits, %d misses; want 100, 50", hits, misses)
 			}
-			m.ObserveLoads(nil)
+			m.ObserveLoads(nil, 0, 0)
 			m.Load(1)
 			m.Load(-1)
 			if hits != 100 || misses != 50 {
-				t.Fatalf("after ObserveLoads(nil): %d hits, %d misses; want no change", hits, misses)
+				t.Fatalf("after ObserveLoads(nil, 0, 0): %d hits, %d misses; want no change", hits, misses)
 			}
 
 			// A panicking observer reaches Load's caller and leaves the
 			// map as it was.
-			m.ObserveLoads(func(bool) { panic("observer") })
+			m.ObserveLoads(func(bool) { panic("observer") }, 0, 0)
 			func() {
 				defer func() {
 					if r := recover(); r != "observer" {
@@ -1009,10 +1015,51 @@ func TestObserveLoads(t *testing.T) {
 				}()
 				m.Load(1)
 			}()
-			m.ObserveLoads(nil)
+			m.ObserveLoads(nil, 0, 0)
 			if v, ok := m.Load(1); !ok || v != 1 || m.Size() != 99 {
 				t.Fatalf("after a panicking observer: Load(1) = %d, %v, Size %d; want 1, true, 99", v, ok, m.Size())
 			}
 		})
 	}
+}
+
+// TestObserveLoadsSample checks that with bits b and a salt drawn anew
+// for each pass, about one Load in 2^b is observed, that a fixed salt
+// observes the same keys every time, and that bits above 63 panic.
+func TestObserveLoadsSample(t *testing.T) {
+	const keys, passes, bits = 1000, 64, 3
+	m := mapguard.NewMap[int, int]()
+	for i := range keys {
+		m.Store(i, i)
+	}
+	seen := 0
+	for range passes {
+		m.ObserveLoads(func(bool) { seen++ }, bits, rand.Uint64())
+		for i := range keys {
+			m.Load(i)
+		}
+	}
+	want := float64(keys*passes) / (1 << bits)
+	if math.Abs(float64(seen)-want) > 0.1*want {
+		t.Errorf("observed %d of %d Loads with bits %d; want about %.0f", seen, keys*passes, bits, want)
+	}
+
+	var first, again []int
+	for _, into := range []*[]int{&first, &again} {
+		var k int
+		m.ObserveLoads(func(bool) { *into = append(*into, k) }, bits, 42)
+		for k = range keys {
+			m.Load(k)
+		}
+	}
+	if !slices.Equal(first, again) || len(first) == 0 {
+		t.Errorf("one salt observed keys %v, then %v; want the same nonempty set", first, again)
+	}
+
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "bits 64") {
+			t.Errorf("ObserveLoads with bits 64: recovered %v; want a panic naming the bits", r)
+		}
+	}()
+	m.ObserveLoads(func(bool) {}, 64, 0)
 }

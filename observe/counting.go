@@ -8,6 +8,13 @@ import (
 	"unsafe"
 )
 
+// cheaprand is the runtime's per-thread generator: a few instructions,
+// no lock, not cryptographic. xsync picks its counter stripes with it; the
+// runtime keeps it linkable for such packages (go.dev/issue/67401).
+//
+//go:linkname cheaprand runtime.cheaprand
+func cheaprand() uint32
+
 // Operation counting, exact or sampled.
 //
 // Counting an operation is a write to a striped cell. A Load costs a few
@@ -15,28 +22,32 @@ import (
 // amd64) about as much again, so counting every operation of a busy map
 // would nearly double its cheapest operation. An instrumented map
 // therefore counts exactly only while it is quiet. Above sampleAbove
-// operations per second it switches to sampling: one shared goroutine
-// (the sampler) opens a counting window of sampleWindow at a random
-// offset in every samplePeriod, and what each window counted is scaled by
-// the period's measured length over the window's. Between windows an
-// operation pays one atomic load of a flag. When the estimated rate falls
-// below sampleBelow the map counts exactly again. Clear's deletions are
-// always exact.
+// operations per second it samples, counting a sampled operation as
+// 2^bits operations:
 //
-// The estimate assumes the rate inside a window is the rate outside it.
-// For operations that arrive as requests do, it is: counting makes each
-// a little slower, not less frequent (the paced tests stay within 15%,
-// typically +2..+8%). In a loop that does nothing but map operations
-// back to back, the slower counted operations are also fewer, and the
-// estimate is low by up to the counting cost's share (-60% measured for a
-// Load-only loop): WithExactCounts is for when exact counts matter more
-// than the cost.
-var samplePeriod, sampleWindow atomic.Int64 // time.Duration; tests shorten them
+//   - The operations the wrappers count (Store, Delete, ..., and every
+//     SyncMap operation) are sampled one in 16, each independently, by
+//     cheaprand: about 1 ns, against 35 ns or more for the operation.
+//   - Map's Load is sampled one in 64 inside mapguard.Map
+//     (ObserveLoads): a Load is sampled when bits of its key's hash agree
+//     with a salt, so one that is not costs a mask test and no call. The
+//     sampler goroutine draws a new salt every saltEvery, so over time
+//     every key is sampled with probability 1/64.
+//
+// Either way the decision does not depend on when an operation runs, so
+// the counts are unbiased estimates even when the process is starved of
+// CPU or throttled, and, for the wrappers' per-operation decisions, even
+// in loops that do nothing but map operations. A Load-heavy loop on one
+// key is the weak case: all its Loads are sampled or none until the salt
+// changes, and the salt changes only when the sampler goroutine runs
+// (about 50 times a second when every P is busy), so its estimate varies
+// more, and it is low by up to the counting cost's share while sampled.
+// When the estimated rate falls below sampleBelow the map counts exactly
+// again. WithExactCounts is for when exact counts matter more than the
+// cost.
+var saltEvery atomic.Int64 // time.Duration; tests may change it
 
-func init() {
-	samplePeriod.Store(int64(100 * time.Millisecond))
-	sampleWindow.Store(int64(time.Millisecond))
-}
+func init() { saltEvery.Store(int64(time.Millisecond)) }
 
 const (
 	// sampleAbove is the rate (operations per second) above which a map's
@@ -47,17 +58,18 @@ const (
 	sampleAbove = 100_000
 	sampleBelow = 50_000
 
+	// loadBits and opBits are the sampling of Map's Loads (1 in 64) and of
+	// the operations the wrappers count (1 in 16).
+	loadBits = 6
+	opBits   = 4
+
 	// checkEvery is how many increments of one cell pass between two
 	// checks of the rate while counting exactly; checkGap the least time
-	// between two checks.
+	// between two checks. rateEvery is how often the sampler checks the
+	// rate of a sampled map.
 	checkEvery = 1024
 	checkGap   = 10 * time.Millisecond
-	// tickEvery is how many increments of one cell pass between two looks
-	// at the clock during a window: the operations close a window at its
-	// deadline themselves, as the sampler goroutine may wake late when
-	// every P is busy (up to the 10 ms preemption tick), which would make
-	// windows, and their cost, ten times as long.
-	tickEvery = 64
+	rateEvery  = 100 * time.Millisecond
 )
 
 // stripes is the number of cells of the operation counters. A goroutine
@@ -70,24 +82,29 @@ type cell struct {
 	_ [(64 - (numCounters*8)%64) % 64]byte
 }
 
-// opCounters are raw counts: one per counted operation, in either mode.
+// opCounters are counts (or estimates) striped over cells.
 type opCounters struct{ cells [stripes]cell }
 
-// inc adds one and returns the cell's new value. It is an atomic load
-// and store rather than an atomic add: no read-modify-write, and the
-// cell's line stays in the counting core's cache. The price is that two
-// goroutines counting in the same cell at the same instant can lose one
-// increment: the counts may undercount slightly under contention, never
-// overcount.
-func (o *opCounters) inc(c counter) uint64 {
+// stackHash hashes the calling goroutine's stack address: its top bits
+// pick the goroutine's cell.
+func stackHash() uint64 {
 	var probe byte
 	// Goroutine stacks start at 2 KiB, so neighbours can be 2 KiB apart:
 	// drop fewer address bits than that before hashing.
-	i := (uint64(uintptr(unsafe.Pointer(&probe))) >> 10 * 0x9e3779b97f4a7c15) >> (64 - 6)
-	p := &o.cells[i&(stripes-1)].c[c]
-	n := p.Load() + 1
-	p.Store(n)
-	return n
+	return uint64(uintptr(unsafe.Pointer(&probe))) >> 10 * 0x9e3779b97f4a7c15
+}
+
+// add adds n to counter c in the cell that hash x picks and returns the
+// cell's new value. It is an atomic load and store rather than an atomic
+// add: no read-modify-write, and the cell's line stays in the counting
+// core's cache. The price is that two goroutines counting in the same
+// cell at the same instant can lose one increment: the counts may
+// undercount slightly under contention, never overcount.
+func (o *opCounters) add(c counter, x, n uint64) uint64 {
+	p := &o.cells[x>>(64-6)].c[c]
+	v := p.Load() + n
+	p.Store(v)
+	return v
 }
 
 func (o *opCounters) sum(c counter) uint64 {
@@ -98,90 +115,62 @@ func (o *opCounters) sum(c counter) uint64 {
 	return n
 }
 
+func (o *opCounters) total() uint64 {
+	var n uint64
+	for c := range numCounters {
+		n += o.sum(c)
+	}
+	return n
+}
+
 // counts is an instrumented map's operation counts.
 type counts struct {
 	raw opCounters
-	// on is set while operations are counted: always when exact, during
-	// windows when sampled.
-	on atomic.Bool
+	// exactAdds are counts added in bulk (Clear, DeleteFunc), never
+	// sampled.
+	exactAdds [numCounters]atomic.Uint64
+	// bits is how the wrappers count: one operation in 2^bits, as 2^bits
+	// (0: every operation).
+	bits atomic.Uint32
 	// sampling is set while the counts are sampled.
 	sampling atomic.Bool
 	exact    bool // WithExactCounts: never sample
-	// loadHook turns the map's own Load counting on or off (Map's Load is
-	// counted inside mapguard.Map, see ObserveLoads); nil for SyncMap.
-	loadHook func(on bool)
-	// cleared counts Clear's deletions, exactly in both modes.
-	cleared atomic.Uint64
+	// loadHook sets how Map's Load is counted (ObserveLoads); nil for
+	// SyncMap, whose Load the wrapper counts.
+	loadHook func(bits uint, salt uint64)
 	// lastCheck (ns since epoch) and checkedRaw are the time and the
-	// total of the last rate check while exact.
+	// total of the last rate check.
 	lastCheck  atomic.Int64
 	checkedRaw atomic.Uint64
-	// window is the state of the counting window: its deadline (ns since
-	// epoch, > 0) while open, minus the time it closed (< 0) once closed.
-	window atomic.Int64
-
-	mu       sync.Mutex
-	folded   [numCounters]uint64  // raw counts already in total
-	total    [numCounters]float64 // counts, or estimates, up to lastFold
-	lastFold time.Time
-	counted  time.Duration // window time since lastFold while sampling
 }
 
-// epoch is the origin of lastCheck's and window's clock (monotonic).
+// epoch is the origin of lastCheck's clock (monotonic).
 var epoch = time.Now()
 
 func now() int64 { return int64(time.Since(epoch)) }
 
-func (c *counts) init(exact bool, loadHook func(bool)) {
+func (c *counts) init(exact bool, loadHook func(bits uint, salt uint64)) {
 	c.exact, c.loadHook = exact, loadHook
-	c.lastFold = time.Now()
-	c.setOn(true)
+	c.setMode(0, 0, 0)
 }
 
-func (c *counts) setOn(on bool) {
-	c.on.Store(on)
+// setMode samples the wrappers' operations with bits opb and Map's Loads
+// with bits lb, both with salt; 0 bits count every operation.
+func (c *counts) setMode(opb, lb uint, salt uint64) {
+	c.bits.Store(uint32(opb))
 	if c.loadHook != nil {
-		c.loadHook(on)
+		c.loadHook(lb, salt)
 	}
 }
 
-// inc counts one operation if counting is on.
+// inc counts one operation, or, while sampling, one in 2^bits as 2^bits.
 func (c *counts) inc(k counter) {
-	if !c.on.Load() {
+	bits := c.bits.Load()
+	if bits != 0 && cheaprand()&(1<<bits-1) != 0 {
 		return
 	}
-	if n := c.raw.inc(k); n%tickEvery == 0 {
-		c.tick(n)
-	}
-}
-
-// tick closes the window at its deadline while sampling, and checks the
-// rate every checkEvery increments while exact.
-func (c *counts) tick(n uint64) {
-	if c.sampling.Load() {
-		if end := c.window.Load(); end > 0 {
-			if t := now(); t >= end {
-				c.closeWindow(end, t)
-			}
-		}
-		return
-	}
-	if n%checkEvery == 0 {
+	if c.raw.add(k, stackHash(), 1<<bits)%checkEvery == 0 && bits == 0 {
 		c.checkRate()
-	}
-}
-
-// openWindow starts counting until the deadline end.
-func (c *counts) openWindow(end int64) {
-	c.window.Store(end)
-	c.setOn(true)
-}
-
-// closeWindow stops counting at t if the window whose deadline is end is
-// still open.
-func (c *counts) closeWindow(end, t int64) {
-	if c.window.CompareAndSwap(end, -t) {
-		c.setOn(false)
 	}
 }
 
@@ -194,13 +183,19 @@ func (c *counts) count(hit bool, yes, no counter) {
 	}
 }
 
-func (c *counts) rawTotal() uint64 {
-	var n uint64
-	for k := range numCounters {
-		n += c.raw.sum(k)
+// countLoad counts a Load that Map's ObserveLoads reported, as n Loads.
+func (c *counts) countLoad(hit bool, n uint64) {
+	k := loadMiss
+	if hit {
+		k = loadHit
 	}
-	return n
+	if c.raw.add(k, stackHash(), n)%checkEvery == 0 && n == 1 {
+		c.checkRate()
+	}
 }
+
+// addExact adds n operations counted in bulk.
+func (c *counts) addExact(k counter, n uint64) { c.exactAdds[k].Add(n) }
 
 // checkRate switches an exact map to sampling when its rate since the
 // last check is above sampleAbove.
@@ -213,65 +208,29 @@ func (c *counts) checkRate() {
 	if t-last < int64(checkGap) || !c.lastCheck.CompareAndSwap(last, t) {
 		return
 	}
-	n := c.rawTotal()
+	n := c.raw.total()
 	prev := c.checkedRaw.Swap(n)
 	if last == 0 || float64(n-prev) < sampleAbove*float64(t-last)/1e9 {
 		return
 	}
-	c.mu.Lock()
-	if c.sampling.Load() {
-		c.mu.Unlock()
-		return
+	if c.sampling.CompareAndSwap(false, true) {
+		c.setMode(opBits, loadBits, rand.Uint64())
+		theSampler.add(c)
 	}
-	c.foldLocked(time.Now())
-	c.sampling.Store(true)
-	c.setOn(false)
-	c.mu.Unlock()
-	theSampler.add(c)
-}
-
-// foldLocked moves the raw counts since the last fold into total, scaled
-// by the period over the counted window while sampling. It returns the
-// rate of the period folded, in operations per second, and false if
-// nothing was folded because no window was counted yet. c.mu is held.
-func (c *counts) foldLocked(now time.Time) (rate float64, folded bool) {
-	scale := 1.0
-	period := now.Sub(c.lastFold)
-	if c.sampling.Load() {
-		if c.counted <= 0 {
-			return 0, false
-		}
-		scale = float64(period) / float64(c.counted)
-	}
-	var ops float64
-	for k := range numCounters {
-		n := c.raw.sum(k)
-		d := float64(n-c.folded[k]) * scale
-		c.folded[k] = n
-		c.total[k] += d
-		ops += d
-	}
-	c.lastFold, c.counted = now, 0
-	if period > 0 {
-		rate = ops / period.Seconds()
-	}
-	return rate, true
 }
 
 // values returns every counter's count (exact) or estimate (sampled).
 func (c *counts) values() [numCounters]float64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.sampling.Load() {
-		c.foldLocked(time.Now())
+	var v [numCounters]float64
+	for k := range numCounters {
+		v[k] = float64(c.raw.sum(k) + c.exactAdds[k].Load())
 	}
-	v := c.total
-	v[clearDeleted] += float64(c.cleared.Load())
 	return v
 }
 
-// sampler is the loop that opens the counting windows of every sampled
-// map. It runs while at least one map is sampled.
+// sampler is the goroutine that draws the Load salts of every sampled map
+// and returns quiet maps to exact counting. It runs while at least one map is
+// sampled.
 type sampler struct {
 	mu      sync.Mutex
 	set     map[*counts]struct{}
@@ -293,54 +252,43 @@ func (s *sampler) add(c *counts) {
 	}
 }
 
-// loop runs one period per iteration: wait a random offset, count for a
-// window, wait out the period, fold. A map whose rate fell below
-// sampleBelow returns to exact counting and leaves the set; the loop ends
-// when the set is empty (so the sampler holds a map only while it is busy).
+// loop draws new salts every saltEvery and, every rateEvery, returns the
+// maps whose estimated rate fell below sampleBelow to exact counting. It
+// ends when no map is sampled, so it holds a map only while it is busy.
 func (s *sampler) loop() {
 	var batch []*counts
+	lastRate := time.Now()
 	for {
-		period, window := time.Duration(samplePeriod.Load()), time.Duration(sampleWindow.Load())
-		offset := rand.N(period - window)
-		time.Sleep(offset)
-
+		time.Sleep(time.Duration(saltEvery.Load()))
 		batch = batch[:0]
 		s.mu.Lock()
 		for c := range s.set {
 			batch = append(batch, c)
 		}
 		s.mu.Unlock()
-		start := now()
 		for _, c := range batch {
-			c.openWindow(start + int64(window))
+			c.setMode(opBits, loadBits, rand.Uint64())
 		}
-		time.Sleep(window)
-		for _, c := range batch {
-			end := c.window.Load()
-			if end > 0 {
-				c.closeWindow(end, now())
-			}
-			if closed := -c.window.Load(); closed > start {
-				c.mu.Lock()
-				c.counted += time.Duration(closed - start)
-				c.mu.Unlock()
-			}
+		if time.Since(lastRate) < rateEvery {
+			continue
 		}
-		time.Sleep(period - offset - window)
-
+		lastRate = time.Now()
 		var quiet []*counts
 		for _, c := range batch {
-			c.mu.Lock()
-			if rate, ok := c.foldLocked(time.Now()); ok && rate < sampleBelow {
-				c.sampling.Store(false)
-				c.lastCheck.Store(0)
-				c.setOn(true)
+			t := now()
+			n := c.raw.total()
+			last, prev := c.lastCheck.Swap(t), c.checkedRaw.Swap(n)
+			if float64(n-prev) < sampleBelow*float64(t-last)/1e9 {
 				quiet = append(quiet, c)
 			}
-			c.mu.Unlock()
 		}
+		// Under s.mu, so that a map switching back to sampling (checkRate)
+		// adds itself only after it has left the set.
 		s.mu.Lock()
 		for _, c := range quiet {
+			c.setMode(0, 0, 0)
+			c.lastCheck.Store(0)
+			c.sampling.Store(false)
 			delete(s.set, c)
 		}
 		if len(s.set) == 0 {

@@ -60,97 +60,133 @@ func waitExact(t *testing.T, sampled func() bool) {
 // within reports whether got is within tol (relative) of want.
 func within(got, want, tol float64) bool { return math.Abs(got-want) <= tol*want }
 
-// TestSampledCounts drives a map past the sampling threshold (two
-// goroutines at 200,000 operations per second each) and checks that the
-// estimated counts are close to the true ones, that the map returns to
-// exact counting once quiet, and counts exactly again.
-func TestSampledCounts(t *testing.T) {
-	defer observe.SetSamplePeriod(20*time.Millisecond, time.Millisecond)()
-	reg := prometheus.NewRegistry()
-	m := observe.Instrument(mapguard.NewMap[int, int](), "busy", observe.WithRegisterer(reg))
-	for i := range 1000 {
-		m.Store(i, i)
-	}
-	// Each goroutine tallies what it did: loads of keys 0..1999 (half
-	// present), and one store in 8 operations.
-	var tally [2][3]float64 // hits, misses, stores
-	sawSampled := atomic.Bool{}
-	busy(2*time.Second, 200_000, func(g, i int) {
-		k := (i*7919 + g) % 2000
-		if i%8 == 0 {
-			m.Store(k%1000, i)
-			tally[g][2]++
-			return
-		}
-		if _, ok := m.Load(k); ok {
-			tally[g][0]++
-		} else {
-			tally[g][1]++
-		}
-		if i%1024 == 1 && observe.Sampled(m) {
-			sawSampled.Store(true)
-		}
-	})
-	if !sawSampled.Load() {
-		t.Fatal("the map's counts were never sampled under load")
-	}
-	waitExact(t, func() bool { return observe.Sampled(m) })
-	counter := func(op, result string) float64 {
-		return gathered(t, reg, "mapguard_operations_total", map[string]string{"map": "busy", "op": op, "result": result}).GetCounter().GetValue()
-	}
-	for _, c := range []struct {
-		op, result string
-		want       float64
-	}{
-		{"load", "hit", tally[0][0] + tally[1][0]},
-		{"load", "miss", tally[0][1] + tally[1][1]},
-		{"store", "stored", tally[0][2] + tally[1][2] + 1000},
-	} {
-		got := counter(c.op, c.result)
-		t.Logf("%s %s: estimated %.0f, true %.0f (%+.1f%%)", c.op, c.result, got, c.want, 100*(got-c.want)/c.want)
-		if !within(got, c.want, 0.15) {
-			t.Errorf("operations_total{op=%q,result=%q} = %.0f; want %.0f ± 15%%", c.op, c.result, got, c.want)
-		}
-	}
+// loads are the ways TestSampledCounts and TestSampledCountsSyncMap load
+// a map: paced as requests arrive, back to back, and paced while four
+// more goroutines spin, so that the process is short of CPU (as when it
+// is throttled or shares its cores).
+var loads = []struct {
+	name      string
+	perSecond int
+	spinners  int
+}{{"paced", 200_000, 0}, {"back-to-back", 0, 0}, {"paced-starved", 200_000, 4}}
 
-	// Quiet again: exact.
-	before := counter("load", "hit")
-	for i := range 10 {
-		m.Load(i)
+// spin runs n goroutines that burn CPU until the returned function is
+// called.
+func spin(n int) (stop func()) {
+	var wg sync.WaitGroup
+	var done atomic.Bool
+	for range n {
+		wg.Go(func() {
+			for x := 0; !done.Load(); x++ {
+				if x%1024 == 0 {
+					runtime.Gosched()
+				}
+			}
+		})
 	}
-	if got := counter("load", "hit") - before; got != 10 {
-		t.Errorf("after the load stopped, 10 hits counted as %v; want exactly 10", got)
+	return func() { done.Store(true); wg.Wait() }
+}
+
+// TestSampledCounts drives a map past the sampling threshold from two
+// goroutines, in each way of loads, and checks that the estimated counts
+// are close to the true ones, that the map returns to exact counting
+// once quiet, and counts exactly again.
+func TestSampledCounts(t *testing.T) {
+	for _, load := range loads {
+		t.Run(load.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			m := observe.Instrument(mapguard.NewMap[int, int](), "busy", observe.WithRegisterer(reg))
+			for i := range 1000 {
+				m.Store(i, i)
+			}
+			// Each goroutine tallies what it did: loads of keys 0..1999
+			// (half present), and one store in 8 operations.
+			var tally [2][3]float64 // hits, misses, stores
+			sawSampled := atomic.Bool{}
+			stop := spin(load.spinners)
+			busy(1500*time.Millisecond, load.perSecond, func(g, i int) {
+				k := (i*7919 + g) % 2000
+				if i%8 == 0 {
+					m.Store(k%1000, i)
+					tally[g][2]++
+					return
+				}
+				if _, ok := m.Load(k); ok {
+					tally[g][0]++
+				} else {
+					tally[g][1]++
+				}
+				if i%1024 == 1 && observe.Sampled(m) {
+					sawSampled.Store(true)
+				}
+			})
+			stop()
+			if !sawSampled.Load() {
+				t.Fatal("the map's counts were never sampled under load")
+			}
+			waitExact(t, func() bool { return observe.Sampled(m) })
+			counter := func(op, result string) float64 {
+				return gathered(t, reg, "mapguard_operations_total", map[string]string{"map": "busy", "op": op, "result": result}).GetCounter().GetValue()
+			}
+			for _, c := range []struct {
+				op, result string
+				want       float64
+			}{
+				{"load", "hit", tally[0][0] + tally[1][0]},
+				{"load", "miss", tally[0][1] + tally[1][1]},
+				{"store", "stored", tally[0][2] + tally[1][2] + 1000},
+			} {
+				got := counter(c.op, c.result)
+				t.Logf("%s %s: estimated %.0f, true %.0f (%+.1f%%)", c.op, c.result, got, c.want, 100*(got-c.want)/c.want)
+				if !within(got, c.want, 0.15) {
+					t.Errorf("operations_total{op=%q,result=%q} = %.0f; want %.0f ± 15%%", c.op, c.result, got, c.want)
+				}
+			}
+
+			// Quiet again: exact.
+			before := counter("load", "hit")
+			for i := range 10 {
+				m.Load(i)
+			}
+			if got := counter("load", "hit") - before; got != 10 {
+				t.Errorf("after the load stopped, 10 hits counted as %v; want exactly 10", got)
+			}
+			// No map is sampled any more: the sampler goroutine has ended.
+			waitExact(t, observe.SamplerRunning)
+		})
 	}
-	// No map is sampled any more: the sampler goroutine has ended.
-	waitExact(t, observe.SamplerRunning)
 }
 
 // TestSampledCountsSyncMap is TestSampledCounts' check of the estimate
-// for SyncMap, whose Load is counted by the wrapper.
+// for SyncMap, whose Load is counted by the wrapper, on one hot key.
 func TestSampledCountsSyncMap(t *testing.T) {
-	defer observe.SetSamplePeriod(20*time.Millisecond, time.Millisecond)()
-	reg := prometheus.NewRegistry()
-	s := observe.InstrumentSyncMap(new(sync.Map), "busy", observe.WithRegisterer(reg))
-	s.Store(1, 1)
-	var hits [2]float64
-	busy(2*time.Second, 200_000, func(g, i int) {
-		if _, ok := s.Load(1); ok {
-			hits[g]++
-		}
-	})
-	waitExact(t, func() bool { return observe.SyncMapSampled(s) })
-	want := hits[0] + hits[1]
-	got := gathered(t, reg, "mapguard_operations_total", map[string]string{"map": "busy", "op": "load", "result": "hit"}).GetCounter().GetValue()
-	t.Logf("load hit: estimated %.0f, true %.0f (%+.1f%%)", got, want, 100*(got-want)/want)
-	if !within(got, want, 0.15) {
-		t.Errorf("load hits = %.0f; want %.0f ± 15%%", got, want)
+	for _, load := range loads {
+		t.Run(load.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			s := observe.InstrumentSyncMap(new(sync.Map), "busy", observe.WithRegisterer(reg))
+			s.Store(1, 1)
+			var hits [2]float64
+			stop := spin(load.spinners)
+			busy(1500*time.Millisecond, load.perSecond, func(g, i int) {
+				if _, ok := s.Load(1); ok {
+					hits[g]++
+				}
+			})
+			stop()
+			waitExact(t, func() bool { return observe.SyncMapSampled(s) })
+			want := hits[0] + hits[1]
+			got := gathered(t, reg, "mapguard_operations_total", map[string]string{"map": "busy", "op": "load", "result": "hit"}).GetCounter().GetValue()
+			t.Logf("load hit: estimated %.0f, true %.0f (%+.1f%%)", got, want, 100*(got-want)/want)
+			if !within(got, want, 0.15) {
+				t.Errorf("load hits = %.0f; want %.0f ± 15%%", got, want)
+			}
+		})
 	}
 }
 
 // TestWithExactCounts checks that a map with WithExactCounts counts every
 // operation however busy it is.
 func TestWithExactCounts(t *testing.T) {
-	defer observe.SetSamplePeriod(20*time.Millisecond, time.Millisecond)()
 	reg := prometheus.NewRegistry()
 	m := observe.Instrument(mapguard.NewMap[int, int](), "exact", observe.WithRegisterer(reg), observe.WithExactCounts())
 	m.Store(1, 1)

@@ -73,15 +73,15 @@ type instrument struct {
 }
 
 // newInstrument returns the instrument of a map named name. loadHook, if
-// not nil, turns the map's own counting of Load on and off.
-func newInstrument(name string, cfg config, stats func() (tableStats, bool), loadHook func(in *instrument, on bool)) *instrument {
+// not nil, sets how the map counts its own Loads (counts.setMode).
+func newInstrument(name string, cfg config, stats func() (tableStats, bool), loadHook func(in *instrument, bits uint, salt uint64)) *instrument {
 	if name == "" {
 		panic("observe: a map's name must not be empty")
 	}
 	in := &instrument{name: name, cfg: cfg}
-	var hook func(bool)
+	var hook func(uint, uint64)
 	if loadHook != nil {
-		hook = func(on bool) { loadHook(in, on) }
+		hook = func(bits uint, salt uint64) { loadHook(in, bits, salt) }
 	}
 	in.ops.init(cfg.exact, hook)
 	in.iterSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{

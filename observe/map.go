@@ -32,14 +32,26 @@ func Instrument[K comparable, V any](m *mapguard.Map[K, V], name string, opts ..
 	om.in = newInstrument(name, newConfig(opts), func() (tableStats, bool) {
 		st := m.Stats()
 		return tableStats{entries: st.Entries, capacity: st.Capacity, grows: st.Grows, shrinks: st.Shrinks, clears: st.Clears, hasTable: true}, true
-	}, func(in *instrument, on bool) {
-		if on {
-			m.ObserveLoads(func(hit bool) { in.ops.count(hit, loadHit, loadMiss) })
-		} else {
-			m.ObserveLoads(nil)
-		}
-	})
+	}, loadHook(m))
 	return om
+}
+
+// loadHook returns the function that sets how m counts its own Loads:
+// every Load (bits 0), or the sample that bits and salt choose, counted as
+// 2^bits Loads each.
+func loadHook[K comparable, V any](m *mapguard.Map[K, V]) func(in *instrument, bits uint, salt uint64) {
+	var every, sampled func(bool) // made once: the salt changes every millisecond
+	return func(in *instrument, bits uint, salt uint64) {
+		if every == nil {
+			every = func(hit bool) { in.ops.countLoad(hit, 1) }
+			sampled = func(hit bool) { in.ops.countLoad(hit, 1<<loadBits) }
+		}
+		if bits == 0 {
+			m.ObserveLoads(every, 0, 0)
+		} else {
+			m.ObserveLoads(sampled, loadBits, salt)
+		}
+	}
 }
 
 // Unwrap returns the map being instrumented. Operations on it directly
@@ -168,9 +180,7 @@ func (m *Map[K, V]) DeleteFunc(del func(key K, value V) bool) int {
 		n = m.m.DeleteFunc(func(k K, v V) bool { visited++; return del(k, v) })
 	})
 	m.in.end(it, visited, false)
-	for range n {
-		m.in.ops.inc(deleteDeleted)
-	}
+	m.in.ops.addExact(deleteDeleted, uint64(n))
 	return n
 }
 
@@ -207,5 +217,5 @@ func (m *Map[K, V]) Stats() mapguard.Stats { return m.m.Stats() }
 func (m *Map[K, V]) Clear() {
 	n := m.m.Size()
 	m.m.Clear()
-	m.in.ops.cleared.Add(uint64(n))
+	m.in.ops.addExact(clearDeleted, uint64(n))
 }

@@ -35,9 +35,7 @@ func (s *SyncMap) Collector() *Collector { return s.in.collector }
 // Load is sync.Map.Load, counted as a hit or a miss.
 func (s *SyncMap) Load(key any) (value any, ok bool) {
 	value, ok = s.m.Load(key)
-	if s.in.ops.on.Load() {
-		s.in.count(ok, loadHit, loadMiss)
-	}
+	s.in.count(ok, loadHit, loadMiss)
 	return value, ok
 }
 
