@@ -95,16 +95,12 @@ func stackHash() uint64 {
 }
 
 // add adds n to counter c in the cell that hash x picks and returns the
-// cell's new value. It is an atomic load and store rather than an atomic
-// add: no read-modify-write, and the cell's line stays in the counting
-// core's cache. The price is that two goroutines counting in the same
-// cell at the same instant can lose one increment: the counts may
-// undercount slightly under contention, never overcount.
+// cell's new value. It is an atomic add: a load and a store would be
+// cheaper, but a goroutine paused between them could move the cell back
+// by what others added meanwhile, and a Prometheus counter must never go
+// down. Only exact counting (a quiet map) and sampled operations add.
 func (o *opCounters) add(c counter, x, n uint64) uint64 {
-	p := &o.cells[x>>(64-6)].c[c]
-	v := p.Load() + n
-	p.Store(v)
-	return v
+	return o.cells[x>>(64-6)].c[c].Add(n)
 }
 
 func (o *opCounters) sum(c counter) uint64 {
@@ -210,7 +206,7 @@ func (c *counts) checkRate() {
 	}
 	n := c.raw.total()
 	prev := c.checkedRaw.Swap(n)
-	if last == 0 || float64(n-prev) < sampleAbove*float64(t-last)/1e9 {
+	if last == 0 || n < prev || float64(n-prev) < sampleAbove*float64(t-last)/1e9 {
 		return
 	}
 	if c.sampling.CompareAndSwap(false, true) {
@@ -260,6 +256,7 @@ func (s *sampler) loop() {
 	lastRate := time.Now()
 	for {
 		time.Sleep(time.Duration(saltEvery.Load()))
+		clear(batch) // hold no map that left the set
 		batch = batch[:0]
 		s.mu.Lock()
 		for c := range s.set {
@@ -278,7 +275,7 @@ func (s *sampler) loop() {
 			t := now()
 			n := c.raw.total()
 			last, prev := c.lastCheck.Swap(t), c.checkedRaw.Swap(n)
-			if float64(n-prev) < sampleBelow*float64(t-last)/1e9 {
+			if n >= prev && float64(n-prev) < sampleBelow*float64(t-last)/1e9 {
 				quiet = append(quiet, c)
 			}
 		}

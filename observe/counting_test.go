@@ -1,6 +1,7 @@
 package observe_test
 
 import (
+	"fmt"
 	"math"
 	"runtime"
 	"sync"
@@ -202,5 +203,64 @@ func TestWithExactCounts(t *testing.T) {
 	// Two goroutines can lose an increment when they share a cell.
 	if want := n[0] + n[1]; got > want || got < want*0.99 {
 		t.Errorf("load hits = %.0f; want %.0f (at most 1%% lost to shared cells)", got, want)
+	}
+}
+
+// TestCountsNeverDecrease scrapes a map over and over while 32
+// goroutines store and load it, across the switch to sampling, and checks
+// that no operation counter ever goes down (Prometheus would read that as
+// a counter reset).
+func TestCountsNeverDecrease(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := observe.Instrument(mapguard.NewMap[int, int](), "mono", observe.WithRegisterer(reg))
+	var wg sync.WaitGroup
+	var done atomic.Bool
+	scrapes := 0
+	wg.Go(func() {
+		last := map[string]float64{}
+		for !done.Load() {
+			mfs, err := reg.Gather()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			scrapes++
+			for _, mf := range mfs {
+				if mf.GetName() != "mapguard_operations_total" {
+					continue
+				}
+				for _, mt := range mf.GetMetric() {
+					key := fmt.Sprint(mt.GetLabel())
+					v := mt.GetCounter().GetValue()
+					if v < last[key] {
+						t.Errorf("%s went down from %v to %v", key, last[key], v)
+					}
+					last[key] = v
+				}
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
+	// 32 goroutines, so that some share a counter cell.
+	var stop atomic.Bool
+	var workers sync.WaitGroup
+	for range 32 {
+		workers.Go(func() {
+			for i := 0; !stop.Load(); i++ {
+				if i%4 == 0 {
+					m.Store(i%512, i)
+				} else {
+					m.Load(i % 1024)
+				}
+			}
+		})
+	}
+	time.Sleep(500 * time.Millisecond)
+	stop.Store(true)
+	workers.Wait()
+	done.Store(true)
+	wg.Wait()
+	if scrapes < 10 {
+		t.Errorf("only %d scrapes in 500 ms", scrapes)
 	}
 }
