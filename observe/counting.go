@@ -26,13 +26,13 @@ func cheaprand() uint32
 // 2^bits operations:
 //
 //   - The operations the wrappers count (Store, Delete, ..., and every
-//     SyncMap operation) are sampled one in 16, each independently, by
+//     SyncMap operation) are sampled one in 64, each independently, by
 //     cheaprand: about 1 ns, against 35 ns or more for the operation.
-//   - Map's Load is sampled one in 64 inside mapguard.Map
+//   - Map's Load is sampled one in 256 inside mapguard.Map
 //     (ObserveLoads): a Load is sampled when bits of its key's hash agree
 //     with a salt, so one that is not costs a mask test and no call. The
 //     sampler goroutine draws a new salt every saltEvery, so over time
-//     every key is sampled with probability 1/64.
+//     every key is sampled with probability 1/256.
 //
 // Either way the decision does not depend on when an operation runs, so
 // the counts are unbiased estimates even when the process is starved of
@@ -58,10 +58,11 @@ const (
 	sampleAbove = 100_000
 	sampleBelow = 50_000
 
-	// loadBits and opBits are the sampling of Map's Loads (1 in 64) and of
-	// the operations the wrappers count (1 in 16).
-	loadBits = 6
-	opBits   = 4
+	// loadBits and opBits are the sampling of Map's Loads (1 in 256: a
+	// sampled Load costs about 30 times an unsampled one) and of the
+	// operations the wrappers count (1 in 64).
+	loadBits = 8
+	opBits   = 6
 
 	// checkEvery is how many increments of one cell pass between two
 	// checks of the rate while counting exactly; checkGap the least time

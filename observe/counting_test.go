@@ -97,18 +97,19 @@ func TestSampledCounts(t *testing.T) {
 		t.Run(load.name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			m := observe.Instrument(mapguard.NewMap[int, int](), "busy", observe.WithRegisterer(reg))
-			for i := range 1000 {
+			for i := range 10_000 {
 				m.Store(i, i)
 			}
-			// Each goroutine tallies what it did: loads of keys 0..1999
-			// (half present), and one store in 8 operations.
+			// Each goroutine tallies what it did: loads of keys 0..19,999
+			// (half present: Loads are sampled by key, so many keys make
+			// a steadier estimate), and one store in 8 operations.
 			var tally [2][3]float64 // hits, misses, stores
 			sawSampled := atomic.Bool{}
 			stop := spin(load.spinners)
 			busy(1500*time.Millisecond, load.perSecond, func(g, i int) {
-				k := (i*7919 + g) % 2000
+				k := (i*7919 + g) % 20_000
 				if i%8 == 0 {
-					m.Store(k%1000, i)
+					m.Store(k%10_000, i)
 					tally[g][2]++
 					return
 				}
@@ -135,7 +136,7 @@ func TestSampledCounts(t *testing.T) {
 			}{
 				{"load", "hit", tally[0][0] + tally[1][0]},
 				{"load", "miss", tally[0][1] + tally[1][1]},
-				{"store", "stored", tally[0][2] + tally[1][2] + 1000},
+				{"store", "stored", tally[0][2] + tally[1][2] + 10_000},
 			} {
 				got := counter(c.op, c.result)
 				t.Logf("%s %s: estimated %.0f, true %.0f (%+.1f%%)", c.op, c.result, got, c.want, 100*(got-c.want)/c.want)

@@ -2,6 +2,7 @@ package observe_test
 
 import (
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,7 +35,7 @@ func BenchmarkOverhead(b *testing.B) {
 			fill(m.Store)
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
-				i := 0
+				i := start()
 				for pb.Next() {
 					i = (i + 7919) & (overheadKeys - 1)
 					if op == "load" {
@@ -58,7 +59,7 @@ func BenchmarkOverhead(b *testing.B) {
 				fill(m.Store)
 				b.ResetTimer()
 				b.RunParallel(func(pb *testing.PB) {
-					i := 0
+					i := start()
 					for pb.Next() {
 						i = (i + 7919) & (overheadKeys - 1)
 						if op == "load" {
@@ -86,6 +87,13 @@ func once[M any](mk func() M) func() M {
 	}
 }
 
+var starts atomic.Int64
+
+// start returns where a benchmark goroutine starts in the key sequence:
+// each its own place, so that two goroutines do not walk the same keys in
+// lockstep (and contend for the same bucket locks) by construction.
+func start() int { return int(starts.Add(1) * 20011 & (overheadKeys - 1)) }
+
 func fill(store func(int, int)) {
 	for i := range overheadKeys {
 		store(i, i)
@@ -103,7 +111,7 @@ func BenchmarkOverheadSyncMap(b *testing.B) {
 			fill(func(k, v int) { m.Store(k, v) })
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
-				i := 0
+				i := start()
 				for pb.Next() {
 					i = (i + 7919) & (overheadKeys - 1)
 					if op == "load" {
@@ -125,7 +133,7 @@ func BenchmarkOverheadSyncMap(b *testing.B) {
 				fill(func(k, v int) { m.Store(k, v) })
 				b.ResetTimer()
 				b.RunParallel(func(pb *testing.PB) {
-					i := 0
+					i := start()
 					for pb.Next() {
 						i = (i + 7919) & (overheadKeys - 1)
 						if op == "load" {
