@@ -100,7 +100,7 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 		h = hashKey(&t.hasher, key)
 	}
 	if o := m.loadObserver.Load(); o != nil && (h^o.salt)&o.mask == 0 {
-		return m.loadObserved(key, o.f)
+		return t.loadObserved(key, h, o.f)
 	}
 	tag := tagOf(h)
 	for b := t.bucketAt(t.indexOf(h)); b != nil; b = b.next.Load() {
@@ -113,10 +113,17 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 	return value, false
 }
 
-// loadObserved is a Load that its observer samples. The table exists.
-func (m *Map[K, V]) loadObserved(key K, f func(hit bool)) (value V, ok bool) {
-	if e, _ := m.find(key, true); e != nil {
-		value, ok = e.value, true
+// loadObserved is a Load of key, whose hash is h, in t that its observer
+// samples.
+func (t *table[K, V]) loadObserved(key K, h uint64, f func(hit bool)) (value V, ok bool) {
+	tag := tagOf(h)
+	for b := t.bucketAt(t.indexOf(h)); b != nil && !ok; b = b.next.Load() {
+		for w := matchTag(b.meta.Load(), tag); w != 0; w &= w - 1 {
+			if e := b.slotAt(slotOf(w)).Load(); e != nil && e.key == key {
+				value, ok = e.value, true
+				break
+			}
+		}
 	}
 	f(ok)
 	return value, ok
