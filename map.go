@@ -38,9 +38,12 @@ type Map[K comparable, V any] struct {
 
 	table    atomic.Pointer[table[K, V]]
 	resizing atomic.Pointer[resize[K, V]] // the resize in progress, or nil
-	// loadObserver, if set, is told about a sample of Loads
-	// (ObserveLoads). It sits next to table: Load reads both.
-	loadObserver atomic.Pointer[loadObserver]
+	// loadSample says which Loads ObserveLoads' function sees: 0 for
+	// none; else the salt in the high 32 bits and the mask below, with
+	// bit 31 set (sampleSet). It sits next to table: every Load reads
+	// both. loadObserver is the function, read by sampled Loads only.
+	loadSample   atomic.Uint64
+	loadObserver atomic.Pointer[func(hit bool, weight uint64)]
 
 	// cfg is set by NewMap before the map is shared and never changes.
 	cfg     config
@@ -82,8 +85,8 @@ func (m *Map[K, V]) initSlow() *table[K, V] {
 func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 	t := m.table.Load()
 	if t == nil {
-		if o := m.loadObserver.Load(); o != nil && o.salt&o.mask == 0 {
-			o.f(false) // no table, no hasher: the sample takes h = 0
+		if w := m.loadSample.Load(); w != 0 && sampled(0, w) {
+			m.observeLoad(w, false) // no table, no hasher: the sample takes h = 0
 		}
 		return value, false
 	}
@@ -99,8 +102,10 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 	default:
 		h = hashKey(&t.hasher, key)
 	}
-	if o := m.loadObserver.Load(); o != nil && (h^o.salt)&o.mask == 0 {
-		return t.loadObserved(key, h, o.f)
+	if w := m.loadSample.Load(); w != 0 && sampled(h, w) {
+		value, ok = t.probe(key, h)
+		m.observeLoad(w, ok)
+		return value, ok
 	}
 	tag := tagOf(h)
 	for b := t.bucketAt(t.indexOf(h)); b != nil; b = b.next.Load() {
@@ -113,37 +118,48 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 	return value, false
 }
 
-// loadObserved is a Load of key, whose hash is h, in t that its observer
-// samples.
-func (t *table[K, V]) loadObserved(key K, h uint64, f func(hit bool)) (value V, ok bool) {
+// probe looks key, whose hash is h, up in t: Load's probe, for a Load
+// that its observer samples.
+func (t *table[K, V]) probe(key K, h uint64) (value V, ok bool) {
 	tag := tagOf(h)
-	for b := t.bucketAt(t.indexOf(h)); b != nil && !ok; b = b.next.Load() {
+	for b := t.bucketAt(t.indexOf(h)); b != nil; b = b.next.Load() {
 		for w := matchTag(b.meta.Load(), tag); w != 0; w &= w - 1 {
 			if e := b.slotAt(slotOf(w)).Load(); e != nil && e.key == key {
-				value, ok = e.value, true
-				break
+				return e.value, true
 			}
 		}
 	}
-	f(ok)
-	return value, ok
+	return value, false
 }
 
-// loadObserver is what ObserveLoads set.
-type loadObserver struct {
-	f          func(hit bool)
-	mask, salt uint64
+// sampleSet marks a loadSample word as set; the mask is below it.
+const sampleSet = 1 << 31
+
+// sampled reports whether the loadSample word w samples a Load of a key
+// whose hash is h.
+func sampled(h, w uint64) bool {
+	return (uint32(h)^uint32(w>>32))&uint32(w)&(sampleSet-1) == 0
 }
 
-// ObserveLoads makes later Loads call f with whether they found their
-// key, for a sample of them: a Load is sampled if its key's hash h (the
-// map's own, seeded per map) has the low bits bits of h^salt all zero,
-// so about one key in 2^bits is sampled, and with bits 0 every Load.
-// Each call replaces the observer set before; ObserveLoads(nil, 0, 0)
-// removes it. Calling it again with a new random salt samples another
-// set of keys: a caller that changes the salt often, as the observe
-// package does, samples each Load with probability 2^-bits, whatever the
-// keys, and can scale what it counts by 2^bits. bits above 63 panics.
+// observeLoad tells the observer about a sampled Load: whether it found
+// its key, and how many Loads it stands for (2^bits of the sample w).
+func (m *Map[K, V]) observeLoad(w uint64, hit bool) {
+	if f := m.loadObserver.Load(); f != nil {
+		(*f)(hit, uint64(uint32(w)&(sampleSet-1))+1)
+	}
+}
+
+// ObserveLoads makes later Loads call f for a sample of them, with
+// whether they found their key and the number of Loads each stands for,
+// 2^bits. A Load is sampled if its key's hash h (the map's own, seeded
+// per map) agrees with salt in its low bits bits, so about one key in
+// 2^bits is sampled, and with bits 0 every Load. Each call replaces the
+// observer and sample set before; ObserveLoads(nil, 0, 0) removes them.
+// Calling it again with a new random salt samples another set of keys: a
+// caller that changes the salt often, as the observe package does,
+// samples each Load with probability 2^-bits whatever the keys, and
+// summing the weights estimates the number of Loads. bits above 31
+// panics.
 //
 // Only Load reports: the other methods can be counted by a wrapper for a
 // few percent of their cost, but a Load costs a few nanoseconds, and a
@@ -152,15 +168,17 @@ type loadObserver struct {
 // Load that is not sampled pays that and a mask test. f runs on Load's
 // goroutine, so it must be fast and must not use the map; a panic in it
 // propagates to Load's caller and leaves the map unchanged.
-func (m *Map[K, V]) ObserveLoads(f func(hit bool), bits uint, salt uint64) {
-	if bits > 63 {
-		panic(fmt.Sprintf("mapguard: ObserveLoads: bits %d is above 63", bits))
+func (m *Map[K, V]) ObserveLoads(f func(hit bool, weight uint64), bits uint, salt uint64) {
+	if bits > 31 {
+		panic(fmt.Sprintf("mapguard: ObserveLoads: bits %d is above 31", bits))
 	}
 	if f == nil {
+		m.loadSample.Store(0)
 		m.loadObserver.Store(nil)
 		return
 	}
-	m.loadObserver.Store(&loadObserver{f: f, mask: 1<<bits - 1, salt: salt})
+	m.loadObserver.Store(&f)
+	m.loadSample.Store(uint64(uint32(salt))<<32 | sampleSet | (1<<bits - 1))
 }
 
 // op is what mutate does with the key it is given.

@@ -96,9 +96,9 @@ func newObserved[K comparable, V any](m *mapguard.Map[K, V]) *observed[K, V] {
 func (o *observed[K, V]) Load(key K) (V, bool) {
 	switch n := o.loads.Add(1); n % 48 {
 	case 0:
-		o.ObserveLoads(func(bool) { o.seen.Add(1) }, 0, 0)
+		o.ObserveLoads(func(bool, uint64) { o.seen.Add(1) }, 0, 0)
 	case 16:
-		o.ObserveLoads(func(bool) { o.seen.Add(1) }, 1, uint64(n))
+		o.ObserveLoads(func(bool, uint64) { o.seen.Add(1) }, 1, uint64(n))
 	case 32:
 		o.ObserveLoads(nil, 0, 0)
 	}
@@ -977,7 +977,10 @@ func TestObserveLoads(t *testing.T) {
 			}
 			m.Load(1) // not observed: no observer yet
 			var hits, misses int
-			count := func(hit bool) {
+			count := func(hit bool, weight uint64) {
+				if weight != 1 {
+					t.Fatalf("observer of every Load got weight %d; want 1", weight)
+				}
 				if hit {
 					hits++
 				} else {
@@ -1006,7 +1009,7 @@ func TestObserveLoads(t *testing.T) {
 
 			// A panicking observer reaches Load's caller and leaves the
 			// map as it was.
-			m.ObserveLoads(func(bool) { panic("observer") }, 0, 0)
+			m.ObserveLoads(func(bool, uint64) { panic("observer") }, 0, 0)
 			func() {
 				defer func() {
 					if r := recover(); r != "observer" {
@@ -1024,8 +1027,9 @@ func TestObserveLoads(t *testing.T) {
 }
 
 // TestObserveLoadsSample checks that with bits b and a salt drawn anew
-// for each pass, about one Load in 2^b is observed, that a fixed salt
-// observes the same keys every time, and that bits above 63 panic.
+// for each pass, about one Load in 2^b is observed, with weight 2^b, that
+// a fixed salt observes the same keys every time, and that bits above 31
+// panic.
 func TestObserveLoadsSample(t *testing.T) {
 	const keys, passes, bits = 1000, 64, 3
 	m := mapguard.NewMap[int, int]()
@@ -1034,7 +1038,12 @@ func TestObserveLoadsSample(t *testing.T) {
 	}
 	seen := 0
 	for range passes {
-		m.ObserveLoads(func(bool) { seen++ }, bits, rand.Uint64())
+		m.ObserveLoads(func(_ bool, weight uint64) {
+			seen++
+			if weight != 1<<bits {
+				t.Fatalf("weight %d; want %d", weight, 1<<bits)
+			}
+		}, bits, rand.Uint64())
 		for i := range keys {
 			m.Load(i)
 		}
@@ -1047,7 +1056,7 @@ func TestObserveLoadsSample(t *testing.T) {
 	var first, again []int
 	for _, into := range []*[]int{&first, &again} {
 		var k int
-		m.ObserveLoads(func(bool) { *into = append(*into, k) }, bits, 42)
+		m.ObserveLoads(func(bool, uint64) { *into = append(*into, k) }, bits, 42)
 		for k = range keys {
 			m.Load(k)
 		}
@@ -1057,9 +1066,9 @@ func TestObserveLoadsSample(t *testing.T) {
 	}
 
 	defer func() {
-		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "bits 64") {
-			t.Errorf("ObserveLoads with bits 64: recovered %v; want a panic naming the bits", r)
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "bits 32") {
+			t.Errorf("ObserveLoads with bits 32: recovered %v; want a panic naming the bits", r)
 		}
 	}()
-	m.ObserveLoads(func(bool) {}, 64, 0)
+	m.ObserveLoads(func(bool, uint64) {}, 32, 0)
 }

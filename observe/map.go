@@ -37,20 +37,15 @@ func Instrument[K comparable, V any](m *mapguard.Map[K, V], name string, opts ..
 }
 
 // loadHook returns the function that sets how m counts its own Loads:
-// every Load (bits 0), or the sample that bits and salt choose, counted as
-// 2^bits Loads each.
+// every Load (bits 0), or the sample that bits and salt choose, each
+// counted as the weight the map reports.
 func loadHook[K comparable, V any](m *mapguard.Map[K, V]) func(in *instrument, bits uint, salt uint64) {
-	var every, sampled func(bool) // made once: the salt changes every millisecond
+	var count func(bool, uint64) // made once: the salt changes every millisecond
 	return func(in *instrument, bits uint, salt uint64) {
-		if every == nil {
-			every = func(hit bool) { in.ops.countLoad(hit, 1) }
-			sampled = func(hit bool) { in.ops.countLoad(hit, 1<<loadBits) }
+		if count == nil {
+			count = in.ops.countLoad
 		}
-		if bits == 0 {
-			m.ObserveLoads(every, 0, 0)
-		} else {
-			m.ObserveLoads(sampled, loadBits, salt)
-		}
+		m.ObserveLoads(count, bits, salt)
 	}
 }
 
