@@ -22,42 +22,35 @@ const overheadKeys = 1 << 16
 //	go test ./observe -run '^$' -bench Overhead -cpu 2 -count 10 | benchstat -col /impl -
 //
 // Each is called through its concrete type, as user code calls it, so
-// the loop is written twice (a generic loop would call both through a
-// dictionary: pointer types share one GC shape). Each map is made once
-// per sub-benchmark and reused by its rounds, so what is measured is a
-// busy map's steady state, not its first milliseconds (counted exactly
-// until a rate check 10 ms or more after the first).
+// the loop is written out per type (a generic loop would call both
+// through a dictionary: pointer types share one GC shape). The maps are
+// made and filled once, before any is timed, so that no round pays for
+// another's garbage, and what is measured is a busy map's steady state
+// (a new map counts exactly until a rate check 10 ms or more after its
+// first).
 func BenchmarkOverhead(b *testing.B) {
+	bare := mapguard.NewMap[int, int]()
+	observed := observe.Instrument(mapguard.NewMap[int, int](), "observed", observe.WithRegisterer(prometheus.NewRegistry()))
+	exact := observe.Instrument(mapguard.NewMap[int, int](), "exact", observe.WithRegisterer(prometheus.NewRegistry()), observe.WithExactCounts())
+	fill(bare.Store)
+	fill(observed.Store)
+	fill(exact.Store)
 	for _, op := range []string{"load", "store"} {
-		getBare := once(func() *mapguard.Map[int, int] { return mapguard.NewMap[int, int]() })
 		b.Run("op="+op+"/impl=bare", func(b *testing.B) {
-			m := getBare()
-			fill(m.Store)
-			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				i := start()
 				for pb.Next() {
 					i = (i + 7919) & (overheadKeys - 1)
 					if op == "load" {
-						m.Load(i)
+						bare.Load(i)
 					} else {
-						m.Store(i, i)
+						bare.Store(i, i)
 					}
 				}
 			})
 		})
-		for _, impl := range []string{"observed", "exact"} {
-			opts := []observe.Option{observe.WithRegisterer(prometheus.NewRegistry())}
-			if impl == "exact" {
-				opts = append(opts, observe.WithExactCounts())
-			}
-			get := once(func() *observe.Map[int, int] {
-				return observe.Instrument(mapguard.NewMap[int, int](), "bench", opts...)
-			})
+		for impl, m := range map[string]*observe.Map[int, int]{"observed": observed, "exact": exact} {
 			b.Run("op="+op+"/impl="+impl, func(b *testing.B) {
-				m := get()
-				fill(m.Store)
-				b.ResetTimer()
 				b.RunParallel(func(pb *testing.PB) {
 					i := start()
 					for pb.Next() {
@@ -74,16 +67,45 @@ func BenchmarkOverhead(b *testing.B) {
 	}
 }
 
-// once returns a function that makes a map with mk on its first call and
-// returns that map ever after.
-func once[M any](mk func() M) func() M {
-	var m M
-	made := false
-	return func() M {
-		if !made {
-			m, made = mk(), true
+// BenchmarkOverheadSyncMap is BenchmarkOverhead for a sync.Map and
+// InstrumentSyncMap, whose Load is counted by the wrapper (sync.Map has
+// no hook).
+func BenchmarkOverheadSyncMap(b *testing.B) {
+	bare := new(sync.Map)
+	observed := observe.InstrumentSyncMap(new(sync.Map), "observed", observe.WithRegisterer(prometheus.NewRegistry()))
+	exact := observe.InstrumentSyncMap(new(sync.Map), "exact", observe.WithRegisterer(prometheus.NewRegistry()), observe.WithExactCounts())
+	fill(func(k, v int) { bare.Store(k, v) })
+	fill(func(k, v int) { observed.Store(k, v) })
+	fill(func(k, v int) { exact.Store(k, v) })
+	for _, op := range []string{"load", "store"} {
+		b.Run("op="+op+"/impl=bare", func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				i := start()
+				for pb.Next() {
+					i = (i + 7919) & (overheadKeys - 1)
+					if op == "load" {
+						bare.Load(i)
+					} else {
+						bare.Store(i, i)
+					}
+				}
+			})
+		})
+		for impl, m := range map[string]*observe.SyncMap{"observed": observed, "exact": exact} {
+			b.Run("op="+op+"/impl="+impl, func(b *testing.B) {
+				b.RunParallel(func(pb *testing.PB) {
+					i := start()
+					for pb.Next() {
+						i = (i + 7919) & (overheadKeys - 1)
+						if op == "load" {
+							m.Load(i)
+						} else {
+							m.Store(i, i)
+						}
+					}
+				})
+			})
 		}
-		return m
 	}
 }
 
@@ -97,53 +119,5 @@ func start() int { return int(starts.Add(1) * 20011 & (overheadKeys - 1)) }
 func fill(store func(int, int)) {
 	for i := range overheadKeys {
 		store(i, i)
-	}
-}
-
-// BenchmarkOverheadSyncMap is BenchmarkOverhead for a sync.Map and
-// InstrumentSyncMap, whose Load is counted by the wrapper (sync.Map has
-// no hook).
-func BenchmarkOverheadSyncMap(b *testing.B) {
-	for _, op := range []string{"load", "store"} {
-		getBare := once(func() *sync.Map { return new(sync.Map) })
-		b.Run("op="+op+"/impl=bare", func(b *testing.B) {
-			m := getBare()
-			fill(func(k, v int) { m.Store(k, v) })
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				i := start()
-				for pb.Next() {
-					i = (i + 7919) & (overheadKeys - 1)
-					if op == "load" {
-						m.Load(i)
-					} else {
-						m.Store(i, i)
-					}
-				}
-			})
-		})
-		for _, impl := range []string{"observed", "exact"} {
-			opts := []observe.Option{observe.WithRegisterer(prometheus.NewRegistry())}
-			if impl == "exact" {
-				opts = append(opts, observe.WithExactCounts())
-			}
-			get := once(func() *observe.SyncMap { return observe.InstrumentSyncMap(new(sync.Map), "bench", opts...) })
-			b.Run("op="+op+"/impl="+impl, func(b *testing.B) {
-				m := get()
-				fill(func(k, v int) { m.Store(k, v) })
-				b.ResetTimer()
-				b.RunParallel(func(pb *testing.PB) {
-					i := start()
-					for pb.Next() {
-						i = (i + 7919) & (overheadKeys - 1)
-						if op == "load" {
-							m.Load(i)
-						} else {
-							m.Store(i, i)
-						}
-					}
-				})
-			})
-		}
 	}
 }
