@@ -103,24 +103,14 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 		h = hashKey(&t.hasher, key)
 	}
 	if w := m.loadSample.Load(); w != 0 && sampled(h, w) {
-		value, ok = t.probe(key, h)
+		// One Load in 2^bits: find's probe (and hash) rather than a third
+		// copy of the loop below.
+		if e, _ := m.find(key, true); e != nil {
+			value, ok = e.value, true
+		}
 		m.observeLoad(w, ok)
 		return value, ok
 	}
-	tag := tagOf(h)
-	for b := t.bucketAt(t.indexOf(h)); b != nil; b = b.next.Load() {
-		for w := matchTag(b.meta.Load(), tag); w != 0; w &= w - 1 {
-			if e := b.slotAt(slotOf(w)).Load(); e != nil && e.key == key {
-				return e.value, true
-			}
-		}
-	}
-	return value, false
-}
-
-// probe looks key, whose hash is h, up in t: Load's probe, for a Load
-// that its observer samples.
-func (t *table[K, V]) probe(key K, h uint64) (value V, ok bool) {
 	tag := tagOf(h)
 	for b := t.bucketAt(t.indexOf(h)); b != nil; b = b.next.Load() {
 		for w := matchTag(b.meta.Load(), tag); w != 0; w &= w - 1 {
