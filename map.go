@@ -39,9 +39,10 @@ type Map[K comparable, V any] struct {
 	table    atomic.Pointer[table[K, V]]
 	resizing atomic.Pointer[resize[K, V]] // the resize in progress, or nil
 	// loadSample says which Loads ObserveLoads' function sees: 0 for
-	// none; else the salt in the high 32 bits and the mask below, with
-	// bit 31 set (sampleSet). It sits next to table: every Load reads
-	// both. loadObserver is the function, read by sampled Loads only.
+	// none; else the salt in the high 32 bits and the mask below (the
+	// salt is 1 when the mask is 0, so that the word is not 0). It sits
+	// next to table: every Load reads both. loadObserver is the function,
+	// read by sampled Loads only.
 	loadSample   atomic.Uint64
 	loadObserver atomic.Pointer[func(hit bool, weight uint64)]
 
@@ -122,20 +123,17 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 	return value, false
 }
 
-// sampleSet marks a loadSample word as set; the mask is below it.
-const sampleSet = 1 << 31
-
 // sampled reports whether the loadSample word w samples a Load of a key
 // whose hash is h.
 func sampled(h, w uint64) bool {
-	return (uint32(h)^uint32(w>>32))&uint32(w)&(sampleSet-1) == 0
+	return (uint32(h)^uint32(w>>32))&uint32(w) == 0
 }
 
 // observeLoad tells the observer about a sampled Load: whether it found
 // its key, and how many Loads it stands for (2^bits of the sample w).
 func (m *Map[K, V]) observeLoad(w uint64, hit bool) {
 	if f := m.loadObserver.Load(); f != nil {
-		(*f)(hit, uint64(uint32(w)&(sampleSet-1))+1)
+		(*f)(hit, uint64(uint32(w))+1)
 	}
 }
 
@@ -167,8 +165,12 @@ func (m *Map[K, V]) ObserveLoads(f func(hit bool, weight uint64), bits uint, sal
 		m.loadObserver.Store(nil)
 		return
 	}
+	mask := uint64(1)<<bits - 1
+	if mask == 0 {
+		salt = 1 // any salt samples every Load; 1 keeps the word from 0
+	}
 	m.loadObserver.Store(&f)
-	m.loadSample.Store(uint64(uint32(salt))<<32 | sampleSet | (1<<bits - 1))
+	m.loadSample.Store(uint64(uint32(salt))<<32 | mask)
 }
 
 // op is what mutate does with the key it is given.

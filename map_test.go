@@ -1065,6 +1065,20 @@ func TestObserveLoadsSample(t *testing.T) {
 		t.Errorf("one salt observed keys %v, then %v; want the same nonempty set", first, again)
 	}
 
+	// The zero Map has no table (and no hasher) until its first write: an
+	// observer of every Load still sees its misses.
+	var zero mapguard.Map[int, int]
+	misses := 0
+	zero.ObserveLoads(func(hit bool, weight uint64) {
+		if !hit && weight == 1 {
+			misses++
+		}
+	}, 0, 0)
+	zero.Load(1)
+	if misses != 1 {
+		t.Errorf("an observer of every Load saw %d misses on the zero Map; want 1", misses)
+	}
+
 	defer func() {
 		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "bits 32") {
 			t.Errorf("ObserveLoads with bits 32: recovered %v; want a panic naming the bits", r)
