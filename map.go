@@ -38,13 +38,13 @@ type Map[K comparable, V any] struct {
 
 	table    atomic.Pointer[table[K, V]]
 	resizing atomic.Pointer[resize[K, V]] // the resize in progress, or nil
-	// loadSample says which Loads ObserveLoads' function sees: 0 for
+	// sample says which Loads and Stores Observe's function sees: 0 for
 	// none; else the salt in the high 32 bits and the mask below (the
 	// salt is 1 when the mask is 0, so that the word is not 0). It sits
-	// next to table: every Load reads both. loadObserver is the function,
-	// read by sampled Loads only.
-	loadSample   atomic.Uint64
-	loadObserver atomic.Pointer[func(hit bool, weight uint64)]
+	// next to table: every Load reads both. observer is the function,
+	// read by sampled operations only.
+	sample   atomic.Uint64
+	observer atomic.Pointer[func(op Op, hit bool, weight uint64)]
 
 	// cfg is set by NewMap before the map is shared and never changes.
 	cfg     config
@@ -86,8 +86,8 @@ func (m *Map[K, V]) initSlow() *table[K, V] {
 func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 	t := m.table.Load()
 	if t == nil {
-		if w := m.loadSample.Load(); w != 0 && sampled(0, w) {
-			m.observeLoad(w, false) // no table, no hasher: the sample takes h = 0
+		if w := m.sample.Load(); w != 0 && sampled(0, w) {
+			m.observe(w, OpLoad, false) // no table, no hasher: the sample takes h = 0
 		}
 		return value, false
 	}
@@ -103,13 +103,13 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 	default:
 		h = hashKey(&t.hasher, key)
 	}
-	if w := m.loadSample.Load(); w != 0 && sampled(h, w) {
+	if w := m.sample.Load(); w != 0 && sampled(h, w) {
 		// One Load in 2^bits: find's probe (and hash) rather than a third
 		// copy of the loop below.
 		if e, _ := m.find(key, true); e != nil {
 			value, ok = e.value, true
 		}
-		m.observeLoad(w, ok)
+		m.observe(w, OpLoad, ok)
 		return value, ok
 	}
 	tag := tagOf(h)
@@ -123,54 +123,66 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 	return value, false
 }
 
-// sampled reports whether the loadSample word w samples a Load of a key
+// Op names an operation that Observe reports.
+type Op uint8
+
+const (
+	// OpLoad is Load; hit reports whether it found its key.
+	OpLoad Op = iota
+	// OpStore is Store; hit reports whether its key was present (the Store
+	// replaced a value rather than adding one).
+	OpStore
+)
+
+// sampled reports whether the sample word w samples an operation on a key
 // whose hash is h.
 func sampled(h, w uint64) bool {
 	return (uint32(h)^uint32(w>>32))&uint32(w) == 0
 }
 
-// observeLoad tells the observer about a sampled Load: whether it found
-// its key, and how many Loads it stands for (2^bits of the sample w).
-func (m *Map[K, V]) observeLoad(w uint64, hit bool) {
-	if f := m.loadObserver.Load(); f != nil {
-		(*f)(hit, uint64(uint32(w))+1)
+// observe tells the observer about a sampled operation: which, its hit,
+// and how many operations it stands for (2^bits of the sample w).
+func (m *Map[K, V]) observe(w uint64, op Op, hit bool) {
+	if f := m.observer.Load(); f != nil {
+		(*f)(op, hit, uint64(uint32(w))+1)
 	}
 }
 
-// ObserveLoads makes later Loads call f for a sample of them, with
-// whether they found their key and the number of Loads each stands for,
-// 2^bits. A Load is sampled if its key's hash h (the map's own, seeded
-// per map) agrees with salt in its low bits bits, so about one key in
-// 2^bits is sampled, and with bits 0 every Load. Each call replaces the
-// observer and sample set before; ObserveLoads(nil, 0, 0) removes them.
-// Calling it again with a new random salt samples another set of keys: a
-// caller that changes the salt often, as the observe package does,
-// samples each Load with probability 2^-bits whatever the keys, and
-// summing the weights estimates the number of Loads. bits above 31
-// panics.
+// Observe makes later Loads and Stores call f for a sample of them, with
+// the operation, its hit (see Op), and the number of operations each
+// stands for, 2^bits. An operation is sampled if its key's hash h (the
+// map's own, seeded per map) agrees with salt in its low bits bits, so
+// about one key in 2^bits is sampled, and with bits 0 every operation.
+// Each call replaces the observer and sample set before; Observe(nil, 0,
+// 0) removes them. Calling it again with a new random salt samples
+// another set of keys: a caller that changes the salt often, as the
+// observe package does, samples each operation with probability 2^-bits
+// whatever the keys, and summing the weights estimates the number of
+// operations. bits above 31 panics.
 //
-// Only Load reports: the other methods can be counted by a wrapper for a
-// few percent of their cost, but a Load costs a few nanoseconds, and a
-// wrapper that counts it, a call and a counter write, costs as much
-// again. With no observer set Load pays one atomic load; with one, a
-// Load that is not sampled pays that and a mask test. f runs on Load's
-// goroutine, so it must be fast and must not use the map; a panic in it
-// propagates to Load's caller and leaves the map unchanged.
-func (m *Map[K, V]) ObserveLoads(f func(hit bool, weight uint64), bits uint, salt uint64) {
+// Only Load and Store report, the two that instrumentation cannot wrap
+// cheaply: a wrapper that counts them is a call and a counter write per
+// operation, as much as a Load costs. The other methods cost more and can
+// be counted by a wrapper. With no observer set, Load and Store pay one
+// atomic load; with one, an operation that is not sampled pays that and a
+// mask test. f runs on the operation's goroutine, so it must be fast and
+// must not use the map; a panic in it propagates to the caller and leaves
+// the map as the operation left it.
+func (m *Map[K, V]) Observe(f func(op Op, hit bool, weight uint64), bits uint, salt uint64) {
 	if bits > 31 {
-		panic(fmt.Sprintf("mapguard: ObserveLoads: bits %d is above 31", bits))
+		panic(fmt.Sprintf("mapguard: Observe: bits %d is above 31", bits))
 	}
 	if f == nil {
-		m.loadSample.Store(0)
-		m.loadObserver.Store(nil)
+		m.sample.Store(0)
+		m.observer.Store(nil)
 		return
 	}
 	mask := uint64(1)<<bits - 1
 	if mask == 0 {
-		salt = 1 // any salt samples every Load; 1 keeps the word from 0
+		salt = 1 // any salt samples every operation; 1 keeps the word from 0
 	}
-	m.loadObserver.Store(&f)
-	m.loadSample.Store(uint64(uint32(salt))<<32 | mask)
+	m.observer.Store(&f)
+	m.sample.Store(uint64(uint32(salt))<<32 | mask)
 }
 
 // op is what mutate does with the key it is given.
@@ -468,7 +480,10 @@ func (m *Map[K, V]) help(r *resize[K, V]) {
 // Store sets the value for key.
 func (m *Map[K, V]) Store(key K, value V) {
 	_, h := m.find(key, false)
-	m.swap(key, h, &entry[K, V]{key: key, value: value})
+	prev := m.swap(key, h, &entry[K, V]{key: key, value: value})
+	if w := m.sample.Load(); w != 0 && sampled(h, w) {
+		m.observe(w, OpStore, prev != nil)
+	}
 }
 
 // LoadOrStore returns the existing value for key if present. Otherwise it

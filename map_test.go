@@ -80,10 +80,10 @@ func constructors[K comparable, V any]() []constructor[K, V] {
 	}
 }
 
-// observed is a Map whose Loads are observed (ObserveLoads) in turns of
-// 16 Loads: all observed, half observed (a new salt each turn), none, as
-// the observe package switches counting, so that both of Load's paths
-// run, and switch, under every test.
+// observed is a Map whose Loads and Stores are observed (Observe) in
+// turns of 16 Loads: all observed, half observed (a new salt each turn),
+// none, as the observe package switches counting, so that both paths of
+// Load and Store run, and switch, under every test.
 type observed[K comparable, V any] struct {
 	*mapguard.Map[K, V]
 	loads, seen atomic.Int64
@@ -96,11 +96,11 @@ func newObserved[K comparable, V any](m *mapguard.Map[K, V]) *observed[K, V] {
 func (o *observed[K, V]) Load(key K) (V, bool) {
 	switch n := o.loads.Add(1); n % 48 {
 	case 0:
-		o.ObserveLoads(func(bool, uint64) { o.seen.Add(1) }, 0, 0)
+		o.Observe(func(mapguard.Op, bool, uint64) { o.seen.Add(1) }, 0, 0)
 	case 16:
-		o.ObserveLoads(func(bool, uint64) { o.seen.Add(1) }, 1, uint64(n))
+		o.Observe(func(mapguard.Op, bool, uint64) { o.seen.Add(1) }, 1, uint64(n))
 	case 32:
-		o.ObserveLoads(nil, 0, 0)
+		o.Observe(nil, 0, 0)
 	}
 	return o.Map.Load(key)
 }
@@ -965,7 +965,7 @@ func TestStats(t *testing.T) {
 	}
 }
 
-func TestObserveLoads(t *testing.T) {
+func TestObserve(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		m    *mapguard.Map[int, int]
@@ -975,62 +975,70 @@ func TestObserveLoads(t *testing.T) {
 			for i := range 100 {
 				m.Store(i, i)
 			}
-			m.Load(1) // not observed: no observer yet
-			var hits, misses int
-			count := func(hit bool, weight uint64) {
+			m.Load(1)          // not observed: no observer yet
+			var seen [2][2]int // [op][hit]
+			count := func(op mapguard.Op, hit bool, weight uint64) {
 				if weight != 1 {
-					t.Fatalf("observer of every Load got weight %d; want 1", weight)
+					t.Fatalf("observer of every operation got weight %d; want 1", weight)
 				}
+				h := 0
 				if hit {
-					hits++
-				} else {
-					misses++
+					h = 1
 				}
+				seen[op][h]++
 			}
-			m.ObserveLoads(count, 0, 12345)
+			m.Observe(count, 0, 12345)
 			for i := range 150 {
 				if v, ok := m.Load(i); ok != (i < 100) || (ok && v != i) {
 					t.Fatalf("observed Load(%d) = %d, %v", i, v, ok)
 				}
 			}
-			// Only Load reports.
+			for i := 90; i < 120; i++ {
+				m.Store(i, i) // 10 replace, 20 add
+			}
+			// Only Load and Store report.
 			m.LoadOrStore(7, 0)
 			m.LoadAndDelete(8)
+			m.Swap(9, 9)
 			m.Range(func(int, int) bool { return true })
-			if hits != 100 || misses != 50 {
-				t.Fatalf("observer of every Load saw %d hits, %d misses; want 100, 50", hits, misses)
+			want := [2][2]int{{50, 100}, {20, 10}}
+			if seen != want {
+				t.Fatalf("observer of every operation saw [op][hit] %v; want %v", seen, want)
 			}
-			m.ObserveLoads(nil, 0, 0)
+			m.Observe(nil, 0, 0)
 			m.Load(1)
 			m.Load(-1)
-			if hits != 100 || misses != 50 {
-				t.Fatalf("after ObserveLoads(nil, 0, 0): %d hits, %d misses; want no change", hits, misses)
+			m.Store(1, 1)
+			if seen != want {
+				t.Fatalf("after Observe(nil, 0, 0): %v; want no change from %v", seen, want)
 			}
 
-			// A panicking observer reaches Load's caller and leaves the
-			// map as it was.
-			m.ObserveLoads(func(bool, uint64) { panic("observer") }, 0, 0)
-			func() {
-				defer func() {
-					if r := recover(); r != "observer" {
-						t.Fatalf("recovered %v; want the observer's panic", r)
-					}
+			// A panicking observer reaches the caller and leaves the map as
+			// the operation left it.
+			m.Observe(func(mapguard.Op, bool, uint64) { panic("observer") }, 0, 0)
+			for _, op := range []func(){func() { m.Load(1) }, func() { m.Store(200, 200) }} {
+				func() {
+					defer func() {
+						if r := recover(); r != "observer" {
+							t.Fatalf("recovered %v; want the observer's panic", r)
+						}
+					}()
+					op()
 				}()
-				m.Load(1)
-			}()
-			m.ObserveLoads(nil, 0, 0)
-			if v, ok := m.Load(1); !ok || v != 1 || m.Size() != 99 {
-				t.Fatalf("after a panicking observer: Load(1) = %d, %v, Size %d; want 1, true, 99", v, ok, m.Size())
+			}
+			m.Observe(nil, 0, 0)
+			if v, ok := m.Load(200); !ok || v != 200 || m.Size() != 120 {
+				t.Fatalf("after a panicking observer: Load(200) = %d, %v, Size %d; want 200, true, 120", v, ok, m.Size())
 			}
 		})
 	}
 }
 
-// TestObserveLoadsSample checks that with bits b and a salt drawn anew
-// for each pass, about one Load in 2^b is observed, with weight 2^b, that
-// a fixed salt observes the same keys every time, and that bits above 31
+// TestObserveSample checks that with bits b and a salt drawn anew for
+// each pass, about one Load in 2^b is observed, with weight 2^b, that a
+// fixed salt observes the same keys every time, and that bits above 31
 // panic.
-func TestObserveLoadsSample(t *testing.T) {
+func TestObserveSample(t *testing.T) {
 	const keys, passes, bits = 1000, 64, 3
 	m := mapguard.NewMap[int, int]()
 	for i := range keys {
@@ -1038,7 +1046,7 @@ func TestObserveLoadsSample(t *testing.T) {
 	}
 	seen := 0
 	for range passes {
-		m.ObserveLoads(func(_ bool, weight uint64) {
+		m.Observe(func(_ mapguard.Op, _ bool, weight uint64) {
 			seen++
 			if weight != 1<<bits {
 				t.Fatalf("weight %d; want %d", weight, 1<<bits)
@@ -1056,7 +1064,7 @@ func TestObserveLoadsSample(t *testing.T) {
 	var first, again []int
 	for _, into := range []*[]int{&first, &again} {
 		var k int
-		m.ObserveLoads(func(bool, uint64) { *into = append(*into, k) }, bits, 42)
+		m.Observe(func(mapguard.Op, bool, uint64) { *into = append(*into, k) }, bits, 42)
 		for k = range keys {
 			m.Load(k)
 		}
@@ -1069,8 +1077,8 @@ func TestObserveLoadsSample(t *testing.T) {
 	// observer of every Load still sees its misses.
 	var zero mapguard.Map[int, int]
 	misses := 0
-	zero.ObserveLoads(func(hit bool, weight uint64) {
-		if !hit && weight == 1 {
+	zero.Observe(func(op mapguard.Op, hit bool, weight uint64) {
+		if op == mapguard.OpLoad && !hit && weight == 1 {
 			misses++
 		}
 	}, 0, 0)
@@ -1081,8 +1089,8 @@ func TestObserveLoadsSample(t *testing.T) {
 
 	defer func() {
 		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "bits 32") {
-			t.Errorf("ObserveLoads with bits 32: recovered %v; want a panic naming the bits", r)
+			t.Errorf("Observe with bits 32: recovered %v; want a panic naming the bits", r)
 		}
 	}()
-	m.ObserveLoads(func(bool, uint64) {}, 32, 0)
+	m.Observe(func(mapguard.Op, bool, uint64) {}, 32, 0)
 }

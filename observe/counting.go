@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/mapguard/mapguard"
 )
 
 // cheaprand is the runtime's per-thread generator: a few instructions,
@@ -25,21 +27,22 @@ func cheaprand() uint32
 // operations per second it samples, counting a sampled operation as
 // 2^bits operations:
 //
-//   - The operations the wrappers count (Store, Delete, ..., and every
+//   - The operations the wrappers count (Delete, Swap, ..., and every
 //     SyncMap operation) are sampled one in 64, each independently, by
 //     cheaprand: about 1 ns, against 35 ns or more for the operation.
-//   - Map's Load is sampled one in 256 inside mapguard.Map
-//     (ObserveLoads): a Load is sampled when bits of its key's hash agree
-//     with a salt, so one that is not costs a mask test and no call. The
-//     sampler goroutine draws a new salt every saltEvery, so over time
-//     every key is sampled with probability 1/256.
+//   - Map's Load and Store are sampled one in 256 inside mapguard.Map
+//     (Observe): an operation is sampled when bits of its key's hash
+//     agree with a salt, so one that is not costs a mask test and no
+//     call, and the wrapper's method inlines to the map's. The sampler
+//     goroutine draws a new salt every saltEvery, so over time every key
+//     is sampled with probability 1/256.
 //
 // Either way the decision does not depend on when an operation runs, so
 // the counts are unbiased estimates even when the process is starved of
 // CPU or throttled, and, for the wrappers' per-operation decisions, even
-// in loops that do nothing but map operations. A Load-heavy loop on one
-// key is the weak case: all its Loads are sampled or none until the salt
-// changes, and the salt changes only when the sampler goroutine runs
+// in loops that do nothing but map operations. A loop of Loads or Stores
+// on one key is the weak case: all of them are sampled or none until the
+// salt changes, and the salt changes only when the sampler goroutine runs
 // (about 50 times a second when every P is busy), so its estimate varies
 // more, and it is low by up to the counting cost's share while sampled.
 // When the estimated rate falls below sampleBelow the map counts exactly
@@ -58,9 +61,9 @@ const (
 	sampleAbove = 100_000
 	sampleBelow = 50_000
 
-	// loadBits and opBits are the sampling of Map's Loads (1 in 256: a
-	// sampled Load costs about 30 times an unsampled one) and of the
-	// operations the wrappers count (1 in 64).
+	// loadBits and opBits are the sampling of Map's Loads and Stores (1 in
+	// 256: a sampled Load costs about 30 times an unsampled one) and of
+	// the operations the wrappers count (1 in 64).
 	loadBits = 8
 	opBits   = 6
 
@@ -132,8 +135,8 @@ type counts struct {
 	// sampling is set while the counts are sampled.
 	sampling atomic.Bool
 	exact    bool // WithExactCounts: never sample
-	// loadHook sets how Map's Load is counted (ObserveLoads); nil for
-	// SyncMap, whose Load the wrapper counts.
+	// loadHook sets how Map's Load and Store are counted (Observe); nil
+	// for SyncMap, whose wrapper counts every operation.
 	loadHook func(bits uint, salt uint64)
 	// lastCheck (ns since epoch) and checkedRaw are the time and the
 	// total of the last rate check.
@@ -180,11 +183,15 @@ func (c *counts) count(hit bool, yes, no counter) {
 	}
 }
 
-// countLoad counts a Load that Map's ObserveLoads reported, as n Loads.
-func (c *counts) countLoad(hit bool, n uint64) {
-	k := loadMiss
-	if hit {
-		k = loadHit
+// countObserved counts a Load or Store that Map's Observe reported, as n
+// operations.
+func (c *counts) countObserved(op mapguard.Op, hit bool, n uint64) {
+	k := storeStored
+	if op == mapguard.OpLoad {
+		k = loadMiss
+		if hit {
+			k = loadHit
+		}
 	}
 	if c.raw.add(k, stackHash(), n)%checkEvery == 0 && n == 1 {
 		c.checkRate()

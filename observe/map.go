@@ -26,7 +26,8 @@ type Map[K comparable, V any] struct {
 // An empty name panics. Registering with a Registerer (WithRegisterer)
 // that already holds a map of the same name panics, as
 // prometheus.MustRegister does. Instrument a map once: the map counts its
-// own Loads for the one instrument set last (mapguard.Map.ObserveLoads).
+// own Loads and Stores for the one instrument set last
+// (mapguard.Map.Observe).
 func Instrument[K comparable, V any](m *mapguard.Map[K, V], name string, opts ...Option) *Map[K, V] {
 	om := &Map[K, V]{m: m, cancel: func() (v V, cancel bool) { return v, true }}
 	om.in = newInstrument(name, newConfig(opts), func() (tableStats, bool) {
@@ -36,22 +37,22 @@ func Instrument[K comparable, V any](m *mapguard.Map[K, V], name string, opts ..
 	return om
 }
 
-// loadHook returns the function that sets how m counts its own Loads:
-// every Load (bits 0), or the sample that bits and salt choose, each
-// counted as the weight the map reports.
+// loadHook returns the function that sets how m counts its own Loads and
+// Stores: every one (bits 0), or the sample that bits and salt choose,
+// each counted as the weight the map reports.
 func loadHook[K comparable, V any](m *mapguard.Map[K, V]) func(in *instrument, bits uint, salt uint64) {
-	var count func(bool, uint64) // made once: the salt changes every millisecond
+	var count func(mapguard.Op, bool, uint64) // made once: the salt changes every millisecond
 	return func(in *instrument, bits uint, salt uint64) {
 		if count == nil {
-			count = in.ops.countLoad
+			count = in.ops.countObserved
 		}
-		m.ObserveLoads(count, bits, salt)
+		m.Observe(count, bits, salt)
 	}
 }
 
 // Unwrap returns the map being instrumented. Operations on it directly
-// are not counted, except Load, which the map counts itself while it is
-// instrumented.
+// are not counted, except Load and Store, which the map counts itself
+// while it is instrumented.
 func (m *Map[K, V]) Unwrap() *mapguard.Map[K, V] { return m.m }
 
 // Collector returns the map's Prometheus collector, to register where
@@ -59,15 +60,12 @@ func (m *Map[K, V]) Unwrap() *mapguard.Map[K, V] { return m.m }
 func (m *Map[K, V]) Collector() *Collector { return m.in.collector }
 
 // Load is mapguard.Map.Load, counted as a hit or a miss. The map counts
-// it itself (mapguard.Map.ObserveLoads), so this method inlines to a plain
+// it itself (mapguard.Map.Observe), so this method inlines to a plain
 // call of the map's Load.
 func (m *Map[K, V]) Load(key K) (value V, ok bool) { return m.m.Load(key) }
 
-// Store is mapguard.Map.Store.
-func (m *Map[K, V]) Store(key K, value V) {
-	m.m.Store(key, value)
-	m.in.ops.inc(storeStored)
-}
+// Store is mapguard.Map.Store, counted by the map itself as Load is.
+func (m *Map[K, V]) Store(key K, value V) { m.m.Store(key, value) }
 
 // LoadOrStore is mapguard.Map.LoadOrStore, counted as a hit (loaded) or a
 // store.

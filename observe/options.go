@@ -8,10 +8,10 @@
 //
 // Operations are counted in striped cells that the collector sums when
 // scraped, with Map.Stats. Counting is exact while a map is quiet; above
-// 100,000 operations per second it is sampled (one Load in 256, one other
-// operation in 64, each counted as that many: unbiased estimates), so
-// that instrumentation costs a busy map's Load and Store a few percent
-// (WithExactCounts turns sampling off).
+// 100,000 operations per second it is sampled (one Map Load or Store in
+// 256, one other operation in 64, each counted as that many: unbiased
+// estimates), so that instrumentation costs a busy map's Load and Store a
+// few percent (WithExactCounts turns sampling off).
 // Nothing is registered globally unless a Registerer says so.
 package observe
 
@@ -91,12 +91,13 @@ func WithSlowIteration(d time.Duration) Option {
 // default a map's operation counts are exact only below 100,000
 // operations per second and sampled above, because counting costs a Load
 // about as much again as the Load itself (a call and a counter write).
-// Sampled, a Load is counted with probability 1/256 and any other
-// operation with 1/64, each as that many operations, so the counts are
-// unbiased estimates; their relative error is about 1/sqrt(operations
-// sampled), under 1% over a 15 s scrape at 100,000 Loads per second. A
-// map whose Loads go nearly all to one key is the weak case: its Loads
-// are sampled by key with a salt redrawn every millisecond, so its Load
+// Sampled, a Map's Load or Store is counted with probability 1/256 and
+// any other operation with 1/64, each as that many operations, so the
+// counts are unbiased estimates; their relative error is about
+// 1/sqrt(operations sampled), under 1% over a 15 s scrape at 100,000
+// Loads per second. A
+// map whose Loads go nearly all to one key is the weak case: Loads and
+// Stores are sampled by key with a salt redrawn every millisecond, so its
 // counts vary more.
 func WithExactCounts() Option {
 	return func(c *config) { c.exact = true }
