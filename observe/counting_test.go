@@ -97,19 +97,23 @@ func TestSampledCounts(t *testing.T) {
 		t.Run(load.name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			m := observe.Instrument(mapguard.NewMap[int, int](), "busy", observe.WithRegisterer(reg))
-			for i := range 10_000 {
-				m.Store(i, i)
+			for i := range 20_000 {
+				m.Store(2*i, i)
 			}
-			// Each goroutine tallies what it did: loads of keys 0..19,999
-			// (half present: Loads are sampled by key, so many keys make
-			// a steadier estimate), and one store in 8 operations.
+			// Each goroutine tallies what it did: loads of keys 0..39,999
+			// (the even ones present), and one store in 8 operations, to a
+			// present key. Loads and Stores are sampled by key, so many
+			// keys make a steadier estimate.
+			const keys = 40_000
 			var tally [2][3]float64 // hits, misses, stores
 			sawSampled := atomic.Bool{}
 			stop := spin(load.spinners)
-			busy(1500*time.Millisecond, load.perSecond, func(g, i int) {
-				k := (i*7919 + g) % 20_000
+			busy(2*time.Second, load.perSecond, func(g, i int) {
+				k := (i*7919 + g) % keys
 				if i%8 == 0 {
-					m.Store(k%10_000, i)
+					// i/8, not k: keys a multiple of 8 apart would leave
+					// the Stores 5,000 keys.
+					m.Store((i/8*7919+g)%(keys/2)*2, i)
 					tally[g][2]++
 					return
 				}
@@ -136,7 +140,7 @@ func TestSampledCounts(t *testing.T) {
 			}{
 				{"load", "hit", tally[0][0] + tally[1][0]},
 				{"load", "miss", tally[0][1] + tally[1][1]},
-				{"store", "stored", tally[0][2] + tally[1][2] + 10_000},
+				{"store", "stored", tally[0][2] + tally[1][2] + 20_000},
 			} {
 				got := counter(c.op, c.result)
 				t.Logf("%s %s: estimated %.0f, true %.0f (%+.1f%%)", c.op, c.result, got, c.want, 100*(got-c.want)/c.want)
@@ -148,7 +152,7 @@ func TestSampledCounts(t *testing.T) {
 			// Quiet again: exact.
 			before := counter("load", "hit")
 			for i := range 10 {
-				m.Load(i)
+				m.Load(2 * i)
 			}
 			if got := counter("load", "hit") - before; got != 10 {
 				t.Errorf("after the load stopped, 10 hits counted as %v; want exactly 10", got)
