@@ -61,11 +61,11 @@ const (
 	sampleAbove = 100_000
 	sampleBelow = 50_000
 
-	// loadBits and opBits are the sampling of Map's Loads and Stores (1 in
+	// mapBits and opBits are the sampling of Map's Loads and Stores (1 in
 	// 256: a sampled Load costs about 30 times an unsampled one) and of
 	// the operations the wrappers count (1 in 64).
-	loadBits = 8
-	opBits   = 6
+	mapBits = 8
+	opBits  = 6
 
 	// checkEvery is how many increments of one cell pass between two
 	// checks of the rate while counting exactly; checkGap the least time
@@ -135,9 +135,9 @@ type counts struct {
 	// sampling is set while the counts are sampled.
 	sampling atomic.Bool
 	exact    bool // WithExactCounts: never sample
-	// loadHook sets how Map's Load and Store are counted (Observe); nil
+	// mapHook sets how Map's Load and Store are counted (Observe); nil
 	// for SyncMap, whose wrapper counts every operation.
-	loadHook func(bits uint, salt uint64)
+	mapHook func(bits uint, salt uint64)
 	// lastCheck (ns since epoch) and checkedRaw are the time and the
 	// total of the last rate check.
 	lastCheck  atomic.Int64
@@ -149,17 +149,17 @@ var epoch = time.Now()
 
 func now() int64 { return int64(time.Since(epoch)) }
 
-func (c *counts) init(exact bool, loadHook func(bits uint, salt uint64)) {
-	c.exact, c.loadHook = exact, loadHook
+func (c *counts) init(exact bool, mapHook func(bits uint, salt uint64)) {
+	c.exact, c.mapHook = exact, mapHook
 	c.setMode(0, 0, 0)
 }
 
 // setMode samples the wrappers' operations with bits opb and Map's Loads
-// with bits lb, both with salt; 0 bits count every operation.
+// and Stores with bits lb and salt; 0 bits count every operation.
 func (c *counts) setMode(opb, lb uint, salt uint64) {
 	c.bits.Store(uint32(opb))
-	if c.loadHook != nil {
-		c.loadHook(lb, salt)
+	if c.mapHook != nil {
+		c.mapHook(lb, salt)
 	}
 }
 
@@ -218,7 +218,7 @@ func (c *counts) checkRate() {
 		return
 	}
 	if c.sampling.CompareAndSwap(false, true) {
-		c.setMode(opBits, loadBits, rand.Uint64())
+		c.setMode(opBits, mapBits, rand.Uint64())
 		theSampler.add(c)
 	}
 }
@@ -272,7 +272,7 @@ func (s *sampler) loop() {
 		}
 		s.mu.Unlock()
 		for _, c := range batch {
-			c.setMode(opBits, loadBits, rand.Uint64())
+			c.setMode(opBits, mapBits, rand.Uint64())
 		}
 		if time.Since(lastRate) < rateEvery {
 			continue

@@ -72,16 +72,16 @@ type instrument struct {
 	collector   *Collector
 }
 
-// newInstrument returns the instrument of a map named name. loadHook, if
+// newInstrument returns the instrument of a map named name. mapHook, if
 // not nil, sets how the map counts its own Loads (counts.setMode).
-func newInstrument(name string, cfg config, stats func() (tableStats, bool), loadHook func(in *instrument, bits uint, salt uint64)) *instrument {
+func newInstrument(name string, cfg config, stats func() (tableStats, bool), mapHook func(in *instrument, bits uint, salt uint64)) *instrument {
 	if name == "" {
 		panic("observe: a map's name must not be empty")
 	}
 	in := &instrument{name: name, cfg: cfg}
 	var hook func(uint, uint64)
-	if loadHook != nil {
-		hook = func(bits uint, salt uint64) { loadHook(in, bits, salt) }
+	if mapHook != nil {
+		hook = func(bits uint, salt uint64) { mapHook(in, bits, salt) }
 	}
 	in.ops.init(cfg.exact, hook)
 	in.iterSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{

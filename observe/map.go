@@ -33,14 +33,14 @@ func Instrument[K comparable, V any](m *mapguard.Map[K, V], name string, opts ..
 	om.in = newInstrument(name, newConfig(opts), func() (tableStats, bool) {
 		st := m.Stats()
 		return tableStats{entries: st.Entries, capacity: st.Capacity, grows: st.Grows, shrinks: st.Shrinks, clears: st.Clears, hasTable: true}, true
-	}, loadHook(m))
+	}, mapHook(m))
 	return om
 }
 
-// loadHook returns the function that sets how m counts its own Loads and
+// mapHook returns the function that sets how m counts its own Loads and
 // Stores: every one (bits 0), or the sample that bits and salt choose,
 // each counted as the weight the map reports.
-func loadHook[K comparable, V any](m *mapguard.Map[K, V]) func(in *instrument, bits uint, salt uint64) {
+func mapHook[K comparable, V any](m *mapguard.Map[K, V]) func(in *instrument, bits uint, salt uint64) {
 	var count func(mapguard.Op, bool, uint64) // made once: the salt changes every millisecond
 	return func(in *instrument, bits uint, salt uint64) {
 		if count == nil {
