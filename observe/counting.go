@@ -48,11 +48,10 @@ func cheaprand() uint32
 // When the estimated rate falls below sampleBelow the map counts exactly
 // again. WithExactCounts is for when exact counts matter more than the
 // cost.
-var saltEvery atomic.Int64 // time.Duration; tests may change it
-
-func init() { saltEvery.Store(int64(time.Millisecond)) }
-
 const (
+	// saltEvery is how often the sampler draws new salts.
+	saltEvery = time.Millisecond
+
 	// sampleAbove is the rate (operations per second) above which a map's
 	// counts are sampled; sampleBelow the rate below which they are exact
 	// again. The gap keeps a map at the threshold from switching back and
@@ -232,9 +231,9 @@ func (c *counts) values() [numCounters]float64 {
 	return v
 }
 
-// sampler is the goroutine that draws the Load salts of every sampled map
-// and returns quiet maps to exact counting. It runs while at least one map is
-// sampled.
+// sampler is the goroutine that draws the Load and Store salts of every
+// sampled map and returns quiet maps to exact counting. It runs while at
+// least one map is sampled.
 type sampler struct {
 	mu      sync.Mutex
 	set     map[*counts]struct{}
@@ -263,7 +262,7 @@ func (s *sampler) loop() {
 	var batch []*counts
 	lastRate := time.Now()
 	for {
-		time.Sleep(time.Duration(saltEvery.Load()))
+		time.Sleep(saltEvery)
 		clear(batch) // hold no map that left the set
 		batch = batch[:0]
 		s.mu.Lock()
