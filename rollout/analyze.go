@@ -42,6 +42,32 @@ type ArmReport struct {
 type SRM struct {
 	ChiSquare, P float64
 	Mismatch     bool // P < 0.001
+	// NotChecked says why the check was not made, empty when it was: an
+	// experiment of one arm, or fewer units than the chi-square test
+	// needs (an arm expected to have fewer than minExpectedUnits). A
+	// check not made is not a pass.
+	NotChecked string `json:"not_checked,omitempty"`
+}
+
+// minExpectedUnits is the smallest expected unit count per arm for which
+// the chi-square approximation of the sample-ratio test holds: the
+// textbook rule of thumb (Cochran) is 5.
+const minExpectedUnits = 5
+
+// NoExposuresError is Analyze's error when no event is an exposure of
+// the experiment: a report of zero units would read like a clean result.
+type NoExposuresError struct {
+	Experiment string
+	// Events is the number of events given, all of other experiments or
+	// of arms the experiment does not have.
+	Events int
+}
+
+func (e *NoExposuresError) Error() string {
+	if e.Events == 0 {
+		return fmt.Sprintf("rollout: analyze: no exposures of experiment %q: no events", e.Experiment)
+	}
+	return fmt.Sprintf("rollout: analyze: no exposures of experiment %q: all %d events are of other experiments or unknown arms", e.Experiment, e.Events)
 }
 
 // Report is the analysis of one experiment's exposures.
@@ -56,7 +82,8 @@ type Report struct {
 
 // Analyze summarises the events of experiment e per arm, compares every
 // metric of every arm with the control arm's, and checks the sample
-// ratio against the arms' weights.
+// ratio against the arms' weights. An unknown control arm is an error, and
+// so is a set of events with no exposure of e (a *NoExposuresError).
 func Analyze(e Experiment, control string, events []Event) (*Report, error) {
 	arms := map[string]*ArmReport{}
 	values := map[string]map[string][]float64{} // arm -> metric -> values
@@ -81,6 +108,9 @@ func Analyze(e Experiment, control string, events []Event) (*Report, error) {
 		for m, v := range ev.Metrics {
 			values[ev.Arm][m] = append(values[ev.Arm][m], v)
 		}
+	}
+	if r.Ignored == len(events) {
+		return nil, &NoExposuresError{Experiment: e.Key, Events: len(events)}
 	}
 	for _, a := range e.Arms {
 		ar := arms[a.Name]
@@ -160,17 +190,24 @@ func welch(a, b []float64) *Comparison {
 
 // sampleRatio tests the arms' unit counts against their weights.
 func sampleRatio(e Experiment, arms []ArmReport) SRM {
+	if len(arms) < 2 {
+		return SRM{P: 1, NotChecked: "the experiment has one arm"}
+	}
 	total, weight := 0, 0.0
 	for i, a := range arms {
 		total += a.Units
 		weight += e.Arms[i].Weight
 	}
-	if total == 0 || weight == 0 || len(arms) < 2 {
-		return SRM{P: 1}
+	if weight == 0 {
+		return SRM{P: 1, NotChecked: "every arm has weight 0"}
 	}
 	chi2 := 0.0
 	for i, a := range arms {
 		exp := float64(total) * e.Arms[i].Weight / weight
+		if exp > 0 && exp < minExpectedUnits {
+			return SRM{P: 1, NotChecked: fmt.Sprintf("too few units (%d): arm %s expects %.3g, the test needs at least %d per arm",
+				total, a.Arm, exp, minExpectedUnits)}
+		}
 		if exp > 0 {
 			d := float64(a.Units) - exp
 			chi2 += d * d / exp
@@ -211,11 +248,15 @@ func (r *Report) WriteText(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	verdict := "ok"
-	if r.SRM.Mismatch {
-		verdict = "MISMATCH: the arms' unit counts do not follow the weights; assignment or exposure logging is broken, do not trust the comparison"
+	switch {
+	case r.SRM.NotChecked != "":
+		fmt.Fprintf(w, "sample ratio: not checked: %s\n", r.SRM.NotChecked)
+	case r.SRM.Mismatch:
+		fmt.Fprintf(w, "sample ratio: chi-square %.3g, p %.3g: %s\n", r.SRM.ChiSquare, r.SRM.P,
+			"MISMATCH: the arms' unit counts do not follow the weights; assignment or exposure logging is broken, do not trust the comparison")
+	default:
+		fmt.Fprintf(w, "sample ratio: chi-square %.3g, p %.3g: ok\n", r.SRM.ChiSquare, r.SRM.P)
 	}
-	fmt.Fprintf(w, "sample ratio: chi-square %.3g, p %.3g: %s\n", r.SRM.ChiSquare, r.SRM.P, verdict)
 	if r.Ignored > 0 {
 		fmt.Fprintf(w, "%d events of other experiments or unknown arms ignored\n", r.Ignored)
 	}

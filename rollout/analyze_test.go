@@ -2,6 +2,7 @@ package rollout_test
 
 import (
 	"bytes"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -94,5 +95,47 @@ func TestWelchAgainstKnownValues(t *testing.T) {
 	c := rep.Arms[1].Metrics["m"].Versus
 	if c == nil || math.Abs(c.P-0.021378) > 1e-5 {
 		t.Fatalf("Welch p = %+v; want 0.021378", c)
+	}
+}
+
+// TestAnalyzeNoExposures pins the bug where no exposures (an empty file,
+// a file of other experiments' events, an unreachable broker) gave an
+// empty report whose sample-ratio line said "ok".
+func TestAnalyzeNoExposures(t *testing.T) {
+	unrelated := []rollout.Event{{Experiment: "other", Arm: "control", Unit: "u"}, {Experiment: "map-impl", Arm: "nosuch", Unit: "u"}}
+	for _, evs := range [][]rollout.Event{nil, unrelated} {
+		rep, err := rollout.Analyze(experiment(10, 10), "control", evs)
+		var none *rollout.NoExposuresError
+		if !errors.As(err, &none) || none.Events != len(evs) || none.Experiment != "map-impl" || rep != nil {
+			t.Fatalf("Analyze(%d unrelated events) = %v, %v; want a *NoExposuresError for map-impl with Events %d", len(evs), rep, err, len(evs))
+		}
+		if !strings.HasPrefix(err.Error(), "rollout: ") || !strings.Contains(err.Error(), `"map-impl"`) {
+			t.Fatalf("error %q does not name the package and the experiment", err)
+		}
+	}
+}
+
+// TestSampleRatioNotCheckedWithFewUnits: with 3 units per arm the
+// chi-square test means nothing, and the report must not say "ok".
+func TestSampleRatioNotCheckedWithFewUnits(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	evs := append(events(r, "control", 3, 10, 1), events(r, "variant", 3, 10, 1)...)
+	rep, err := rollout.Analyze(experiment(10, 10), "control", evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.SRM.NotChecked == "" || rep.SRM.Mismatch {
+		t.Fatalf("SRM %+v with 6 units; want not checked", rep.SRM)
+	}
+	var out bytes.Buffer
+	if err := rep.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "sample ratio: not checked: too few units (6)") || strings.Contains(out.String(), ": ok") {
+		t.Fatalf("report:\n%s\nwant the sample ratio not checked, not ok", out.String())
+	}
+	one := rollout.Experiment{Key: "map-impl", Salt: "s", Arms: []rollout.Arm{{Name: "control", Weight: 10}}}
+	if rep, err := rollout.Analyze(one, "control", events(r, "control", 100, 10, 1)); err != nil || rep.SRM.NotChecked == "" {
+		t.Fatalf("one-arm experiment: SRM %+v, %v; want not checked", rep.SRM, err)
 	}
 }

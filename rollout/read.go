@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -55,17 +56,25 @@ type KafkaReadOptions struct {
 	// Idle is how long a poll may return nothing before the topic counts
 	// as caught up (default 2 s).
 	Idle time.Duration
+	// Timeout bounds the wait for a broker to answer before reading
+	// starts (default 10 s); no answer in time is an error naming the
+	// brokers, not an empty topic.
+	Timeout time.Duration
 }
 
 // ReadEventsKafka consumes events from a topic until it is caught up (no
 // record for o.Idle) or ctx is done, calling each(e) for every event.
-// Records that are not events are counted and skipped.
+// Records that are not events are counted and skipped. No broker
+// answering within o.Timeout is an error that names the brokers.
 func ReadEventsKafka(ctx context.Context, o KafkaReadOptions, each func(Event)) (skipped int, err error) {
 	if len(o.Brokers) == 0 || o.Topic == "" {
 		return 0, errors.New("rollout: kafka: brokers and topic are required")
 	}
 	if o.Idle <= 0 {
 		o.Idle = 2 * time.Second
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
 	}
 	opts := []kgo.Opt{kgo.SeedBrokers(o.Brokers...), kgo.ConsumeTopics(o.Topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}
 	if o.Group != "" {
@@ -76,6 +85,15 @@ func ReadEventsKafka(ctx context.Context, o KafkaReadOptions, each func(Event)) 
 		return 0, fmt.Errorf("rollout: kafka: %w", err)
 	}
 	defer cl.Close()
+	pctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	err = cl.Ping(pctx)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, fmt.Errorf("rollout: kafka: %w", ctx.Err())
+		}
+		return 0, fmt.Errorf("rollout: kafka: no broker of %s answered within %v: %w", strings.Join(o.Brokers, ","), o.Timeout, err)
+	}
 	for ctx.Err() == nil {
 		pctx, cancel := context.WithTimeout(ctx, o.Idle)
 		fs := cl.PollFetches(pctx)
