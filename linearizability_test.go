@@ -220,7 +220,7 @@ func TestLinearizable(t *testing.T) {
 			// Record at least rounds histories, and more (up to 5x) until a
 			// resize has run under one of them.
 			var resizes uint64
-			for round := 0; round < rounds || resizes == 0 && c.name != "WithPresize" && round < 5*rounds; round++ {
+			for round := 0; round < rounds || resizes == 0 && !c.presized && round < 5*rounds; round++ {
 				m := c.make()
 				history := recordHistory(mapOp(m), allLinOps, clients, 150, 3, uint64(round), churn(m))
 				s := m.Stats()
@@ -229,7 +229,7 @@ func TestLinearizable(t *testing.T) {
 					t.Fatalf("round %d: history of %d operations is %s; want Ok", round, len(history), res)
 				}
 			}
-			if resizes == 0 && c.name != "WithPresize" {
+			if resizes == 0 && !c.presized {
 				t.Errorf("no resize ran under %d histories; the churner did not exercise resizing", rounds)
 			}
 		})

@@ -17,8 +17,20 @@ import (
 // The zero value is an empty map ready to use. A Map must not be copied
 // after first use (go vet reports copies).
 //
-// Memory model: a write (Store, Swap, a Compute that updates, ...)
-// synchronizes before any read that observes its effect, as for sync.Map.
+// Memory model: in the terminology of the Go memory model, Map arranges
+// that a write operation "synchronizes before" any read operation that
+// observes the effect of the write, as sync.Map does, where:
+//   - Load, LoadOrStore, LoadAndStore, Swap, LoadAndDelete, CompareAndSwap,
+//     CompareAndDelete, LoadOrCompute, Compute and DeleteFunc are read
+//     operations, and so are Range, All, Keys, Values and MarshalJSON for
+//     each entry they visit, and Size;
+//   - Store, LoadAndStore, Swap, Delete and LoadAndDelete are write
+//     operations, and so are Clear and UnmarshalJSON;
+//   - LoadOrStore and LoadOrCompute are write operations when they return
+//     loaded set to false; CompareAndSwap when it returns swapped set to
+//     true; CompareAndDelete when it returns deleted set to true; Compute
+//     when its function returns UpdateOp, or DeleteOp on a present key;
+//     DeleteFunc for each entry it deletes.
 //
 // Cost: Load takes no lock, writes nothing and allocates nothing; it hashes
 // the key, reads one cache-line bucket (rarely more: chains are short) and
@@ -378,11 +390,11 @@ func valuesEqual[V any](a, b V) bool {
 	return any(a) == any(b)
 }
 
-// checkComparable panics with a message naming the package if V cannot be
-// compared with ==.
-func checkComparable[V any](method string) {
+// checkComparable panics with a message naming the package, the map type
+// typeName and its method if V cannot be compared with ==.
+func checkComparable[V any](typeName, method string) {
 	if t := reflect.TypeFor[V](); !t.Comparable() {
-		panic(fmt.Sprintf("mapguard: %s called on a Map whose value type %v is not comparable", method, t))
+		panic(fmt.Sprintf("mapguard: %s.%s called on a %s whose value type %v is not comparable", typeName, method, typeName, t))
 	}
 }
 
@@ -497,11 +509,16 @@ func (m *Map[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool) {
 	return m.mutate(key, h, &request[K, V]{op: opLoadOrStore, value: value, fresh: &entry[K, V]{key: key, value: value}})
 }
 
-// LoadAndStore stores value for key and returns the previous value, if any.
-// The loaded result reports whether the key was present. It is Swap under
-// xsync's name.
-func (m *Map[K, V]) LoadAndStore(key K, value V) (previous V, loaded bool) {
-	return m.Swap(key, value)
+// LoadAndStore stores value for key and returns the value the key held
+// before, if it was present, or value itself, if it was not; loaded
+// reports which. It behaves as xsync's method of the same name: it differs
+// from [Map.Swap] only when the key was absent, where Swap returns the zero
+// value.
+func (m *Map[K, V]) LoadAndStore(key K, value V) (actual V, loaded bool) {
+	if prev, loaded := m.Swap(key, value); loaded {
+		return prev, true
+	}
+	return value, false
 }
 
 // Swap stores value for key and returns the previous value, if any. The
@@ -664,7 +681,7 @@ func (m *Map[K, V]) Delete(key K) {
 // equal to old. The swapped result reports whether it stored. It panics if V
 // is not comparable, as sync.Map does.
 func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
-	checkComparable[V]("CompareAndSwap")
+	checkComparable[V]("Map", "CompareAndSwap")
 	e, h := m.find(key, true)
 	if e == nil || !valuesEqual(e.value, old) {
 		return false
@@ -677,7 +694,7 @@ func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
 // The deleted result reports whether it deleted. It panics if V is not
 // comparable, as sync.Map does.
 func (m *Map[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
-	checkComparable[V]("CompareAndDelete")
+	checkComparable[V]("Map", "CompareAndDelete")
 	e, h := m.find(key, true)
 	if e == nil || !valuesEqual(e.value, old) {
 		return false

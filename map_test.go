@@ -60,6 +60,10 @@ type constructor[K comparable, V any] struct {
 	pins bool
 	// collides is set when every key hashes alike: one long chain.
 	collides bool
+	// presized is set when the table starts with room for thousands of
+	// entries and never shrinks below it, so a test's churn may run
+	// without a single resize.
+	presized bool
 }
 
 // constructors lists every way to make a Map or a SnapshotMap: each
@@ -68,7 +72,7 @@ func constructors[K comparable, V any]() []constructor[K, V] {
 	return []constructor[K, V]{
 		{name: "NewMap", make: func() testMap[K, V] { return mapguard.NewMap[K, V]() }},
 		{name: "zero", make: func() testMap[K, V] { return new(mapguard.Map[K, V]) }},
-		{name: "WithPresize", make: func() testMap[K, V] { return mapguard.NewMap[K, V](mapguard.WithPresize(3000)) }},
+		{name: "WithPresize", make: func() testMap[K, V] { return mapguard.NewMap[K, V](mapguard.WithPresize(3000)) }, presized: true},
 		{name: "WithGrowOnly", make: func() testMap[K, V] { return mapguard.NewMap[K, V](mapguard.WithGrowOnly()) }, growOnly: true},
 		{name: "colliding", make: func() testMap[K, V] { return mapguard.NewCollidingMap[K, V]() }, collides: true},
 		{name: "SnapshotMap", make: func() testMap[K, V] { return mapguard.NewSnapshotMap[K, V]() }},
@@ -356,8 +360,11 @@ func TestLoadOrStoreAndSwap(t *testing.T) {
 		wantPair(t, "Swap(2, 40)", v, loaded, 0, false)
 		v, loaded = ops.loadAndStore(2, 50)
 		wantPair(t, "LoadAndStore(2, 50)", v, loaded, 40, true)
+		// On an absent key LoadAndStore returns the stored value, as xsync's
+		// does (xsync v4.5.0 TestMapLoadAndStore_NonNilValue); Swap returns
+		// the zero value.
 		v, loaded = ops.loadAndStore(3, 60)
-		wantPair(t, "LoadAndStore(3, 60)", v, loaded, 0, false)
+		wantPair(t, "LoadAndStore(3, 60)", v, loaded, 60, false)
 		wantLoad(t, ops, 1, 30, true)
 		wantLoad(t, ops, 2, 50, true)
 		wantLoad(t, ops, 3, 60, true)
@@ -756,7 +763,7 @@ func TestCompareAndSwapIncomparablePanics(t *testing.T) {
 		"CompareAndDelete": func() { m.CompareAndDelete("a", nil) },
 	} {
 		msg := fmt.Sprint(catchPanic(f))
-		if !strings.Contains(msg, "mapguard: "+name) || !strings.Contains(msg, "[]int") {
+		if !strings.Contains(msg, "mapguard: Map."+name) || !strings.Contains(msg, "[]int") {
 			t.Errorf("%s on []int values panicked with %q; want a mapguard message naming the type", name, msg)
 		}
 	}
@@ -1093,4 +1100,20 @@ func TestObserveSample(t *testing.T) {
 		}
 	}()
 	m.Observe(func(mapguard.Op, bool, uint64) {}, 32, 0)
+}
+
+// TestSnapshotMapPanicNamesSnapshotMap pins that a panic raised through a
+// SnapshotMap names SnapshotMap, not the Map inside it.
+func TestSnapshotMapPanicNamesSnapshotMap(t *testing.T) {
+	s := mapguard.NewSnapshotMap[string, []int]()
+	s.Store("a", []int{1})
+	for name, f := range map[string]func(){
+		"CompareAndSwap":   func() { s.CompareAndSwap("a", nil, nil) },
+		"CompareAndDelete": func() { s.CompareAndDelete("a", nil) },
+	} {
+		msg := fmt.Sprint(catchPanic(f))
+		if !strings.Contains(msg, "mapguard: SnapshotMap."+name+" called on a SnapshotMap") {
+			t.Errorf("%s on a SnapshotMap panicked with %q; want a mapguard message naming SnapshotMap", name, msg)
+		}
+	}
 }

@@ -2,7 +2,9 @@ package mapguard
 
 import "fmt"
 
-// Option configures a Map made by NewMap.
+// Option configures a map made by [NewMap] or [NewSnapshotMap] (a
+// SnapshotMap applies it to the Map that holds its keys). [ReadMostly] has
+// no options: it copies its whole map on every write and never presizes.
 type Option func(*config)
 
 // config is filled with its defaults by newConfig, then by each Option.

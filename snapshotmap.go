@@ -15,8 +15,9 @@ import (
 // The zero value is an empty map ready to use. A SnapshotMap must not be
 // copied after first use (go vet reports copies).
 //
-// Memory model: as for Map, a write synchronizes before any read, View
-// included, that observes its effect.
+// Memory model: as for [Map], with the same read and write operations: a
+// write synchronizes before any read that observes its effect, and a
+// View's Load and iteration are read operations too.
 //
 // Design: multiversioning. Each key holds a chain of immutable versions,
 // newest first, each stamped with the logical time at which it took
@@ -30,9 +31,10 @@ import (
 // is a type of its own rather than a feature of Map.
 //
 // Cost: Load, Store and the other single-key operations cost what Map's do
-// plus one indirection and one extra allocation per write: a write stamps
-// its version with one compare-and-swap after storing it, which lets any
-// reader finish the stamp for a writer that is preempted. Writers of one
+// plus one indirection; a write still allocates once (the map's entry and
+// the version share one allocation, four words larger than Map's entry) and
+// stamps its version with one compare-and-swap after storing it, which
+// lets any reader finish the stamp for a writer that is preempted. Writers of one
 // key serialize on its bucket lock, as in Map; no operation takes a
 // map-wide lock except Snapshot and View.Release, which serialize with
 // each other only. Size is O(GOMAXPROCS).
@@ -459,10 +461,14 @@ func (s *SnapshotMap[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool) 
 	return value, false
 }
 
-// LoadAndStore stores value for key and returns the previous value, if any.
-// The loaded result reports whether the key was present.
-func (s *SnapshotMap[K, V]) LoadAndStore(key K, value V) (previous V, loaded bool) {
-	return s.Swap(key, value)
+// LoadAndStore stores value for key and returns the value the key held
+// before, if it was present, or value itself, if it was not; loaded
+// reports which, as [Map.LoadAndStore].
+func (s *SnapshotMap[K, V]) LoadAndStore(key K, value V) (actual V, loaded bool) {
+	if prev, loaded := s.Swap(key, value); loaded {
+		return prev, true
+	}
+	return value, false
 }
 
 // Swap stores value for key and returns the previous value, if any. The
@@ -494,7 +500,7 @@ func (s *SnapshotMap[K, V]) Delete(key K) {
 // equal to old. The swapped result reports whether it stored. It panics if
 // V is not comparable, as sync.Map does.
 func (s *SnapshotMap[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
-	checkComparable[V]("CompareAndSwap")
+	checkComparable[V]("SnapshotMap", "CompareAndSwap")
 	if v, ok := s.Load(key); !ok || !valuesEqual(v, old) {
 		return false
 	}
@@ -511,7 +517,7 @@ func (s *SnapshotMap[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
 // The deleted result reports whether it deleted. It panics if V is not
 // comparable, as sync.Map does.
 func (s *SnapshotMap[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
-	checkComparable[V]("CompareAndDelete")
+	checkComparable[V]("SnapshotMap", "CompareAndDelete")
 	if v, ok := s.Load(key); !ok || !valuesEqual(v, old) {
 		return false
 	}

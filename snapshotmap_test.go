@@ -636,3 +636,24 @@ func TestSizeExactWhileSweeping(t *testing.T) {
 	stop.Store(true)
 	wg.Wait()
 }
+
+// TestZeroViewIsEmpty pins View's documented zero value: an empty View
+// whose reads find nothing and whose Release does nothing.
+func TestZeroViewIsEmpty(t *testing.T) {
+	var v mapguard.View[string, int]
+	if val, ok := v.Load("a"); ok || val != 0 {
+		t.Errorf("Load on the zero View = %v, %v; want 0, false", val, ok)
+	}
+	for k := range v.All() {
+		t.Errorf("the zero View yielded %q", k)
+	}
+	if n := v.Len(); n != 0 {
+		t.Errorf("Len of the zero View = %d; want 0", n)
+	}
+	b, err := v.MarshalJSON()
+	if err != nil || string(b) != "{}" {
+		t.Errorf("MarshalJSON of the zero View = %s, %v; want {}, nil", b, err)
+	}
+	v.Release()
+	v.Release()
+}

@@ -13,6 +13,11 @@ import (
 // key that was present then, once, with the value it had then, however
 // the map changes meanwhile. Reads never block and never block writers.
 //
+// The zero value is an empty View: it holds no entries, reads from it
+// find nothing and Release does nothing. Views with contents come only
+// from Snapshot. A View must not be copied: share the *View that Snapshot
+// returns.
+//
 // Cost: Load costs a Map Load plus a walk down the key's versions written
 // since the View was taken, usually none or one. Iteration costs
 // O(entries of the map). Len costs one iteration the first time.
@@ -66,6 +71,9 @@ func (v *View[K, V]) handle() *viewHandle[K, V] {
 // Load returns the value key had when the View was taken, and whether it
 // was present.
 func (v *View[K, V]) Load(key K) (value V, ok bool) {
+	if v.h == nil {
+		return value, false // the zero View is empty
+	}
 	h := v.handle()
 	if head, found := h.s.m.Load(key); found {
 		if x := h.s.visible(head, h.at); x != nil {
@@ -83,6 +91,9 @@ func (v *View[K, V]) Load(key K) (value V, ok bool) {
 // Unlike SnapshotMap.Range it is a snapshot: it visits exactly the entries
 // present when the View was taken, each once, with the value it had then.
 func (v *View[K, V]) Range(f func(key K, value V) bool) {
+	if v.h == nil {
+		return // the zero View is empty
+	}
 	h := v.handle()
 	h.s.m.walk(func(key K, head *version[V]) bool {
 		if x := h.s.visible(head, h.at); x != nil {
@@ -141,5 +152,8 @@ func (v *View[K, V]) MarshalJSON() ([]byte, error) {
 // O(live Views) otherwise. Calling Release twice is harmless; using the
 // View after Release panics.
 func (v *View[K, V]) Release() {
+	if v.h == nil {
+		return // the zero View holds nothing
+	}
 	v.h.release(false)
 }
