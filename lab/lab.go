@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os/exec"
 	"runtime"
 	"slices"
@@ -125,14 +126,89 @@ type Scenario struct {
 	// Runs times (ShortRuns in short mode).
 	Variants        []string
 	Runs, ShortRuns int
-	Timeout         time.Duration
+	// MinRuns is the fewest runs of each variant a verdict needs: with
+	// fewer, Verdict answers Inconclusive. Runs is at least MinRuns.Runs;
+	// ShortRuns may be less, and -short then trades the verdict for time.
+	MinRuns Minimum
+	Timeout time.Duration
 	// Race asks for an extra run of each variant built with -race.
 	Race bool
 	// Child runs one variant inside the child process and records
 	// measurements in out. It may crash the process: that is evidence.
 	Child func(variant string, short bool, out *Output)
-	// Judge computes the verdict and the evidence text from the runs.
+	// Judge computes the verdict and the evidence text from the runs,
+	// however many there are; Verdict calls it once there are enough.
 	Judge func(e Evidence) (Verdict, string)
+}
+
+// Minimum is the fewest runs of each variant a verdict needs, and why.
+type Minimum struct {
+	Runs int
+	Why  string // what that many runs tell apart, for the evidence
+}
+
+// The minimums. A claim about how often something happens ("crashes
+// every time", "never crashes") is judged from n runs that came out
+// alike, and n alike is evidence only when it would be unlikely from a
+// process that does it merely often. The lab takes "often" to be half the
+// time and accepts a 5% chance of mistaking it for "every time" or
+// "never": n alike has probability 0.5^n under "often", at most 0.05 from
+// n = 5 (4 runs alike happen 1 time in 16 by luck).
+const (
+	often        = 0.5
+	significance = 0.05
+)
+
+var (
+	// crashRuns is for claims judged by how often the runs crash.
+	crashRuns = Minimum{fewestRuns(often, significance), fmt.Sprintf("telling \"every time\" and \"never\" from \"half the time\" with %.0f%% confidence", 100*(1-significance))}
+	// timingRuns is for claims judged by a median time or rate: the
+	// median of 3 runs is the middle one, so one run slowed down by
+	// something else on the machine cannot set the verdict.
+	timingRuns = Minimum{3, "a median that one disturbed run cannot set"}
+	// oneRun is for claims whose measurement does not vary from run to
+	// run beyond the verdict's margins (a struct's fields, a count of
+	// collected objects, live heap after forced GCs, a deterministic
+	// hash), or where one run that provokes the event decides the claim.
+	oneRun = Minimum{1, "any verdict"}
+)
+
+// fewestRuns returns the fewest runs n for which n runs alike have
+// probability at most alpha when each run does it with probability p
+// (or fails to with probability p): p^n <= alpha.
+func fewestRuns(p, alpha float64) int {
+	return int(math.Ceil(math.Log(alpha)/math.Log(p) - 1e-9))
+}
+
+// Verdict judges the evidence with s.Judge, unless a variant has fewer
+// than s.MinRuns runs (race-built runs aside): the verdict is then
+// Inconclusive, and the evidence gives the number of runs, the number a
+// verdict needs, and what the runs showed.
+func (s Scenario) Verdict(e Evidence) (Verdict, string) {
+	least := -1
+	for _, v := range s.Variants {
+		if n := len(e.Of(v)); least < 0 || n < least {
+			least = n
+		}
+	}
+	v, ev := s.Judge(e)
+	if least >= s.MinRuns.Runs {
+		return v, ev
+	}
+	per := ""
+	if len(s.Variants) > 1 {
+		per = " per variant"
+	}
+	return Inconclusive, fmt.Sprintf("too few runs: %d%s, and %s takes %d (-runs %d); the runs showed: %s",
+		least, per, s.MinRuns.Why, s.MinRuns.Runs, s.MinRuns.Runs, ev)
+}
+
+// plural returns "1 run", "2 runs".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // Output is what a child reports to its parent.
@@ -214,10 +290,10 @@ func RunScenario(ctx context.Context, s Scenario, o Options) (Result, error) {
 					}
 				}
 			}
-			res.RaceNote = fmt.Sprintf("the race detector reported a data race in %d of %d -race runs, %d of them in runs that did not crash", flagged, total, flaggedAlive)
+			res.RaceNote = fmt.Sprintf("the race detector reported a data race in %d of %s, %d of them in runs that did not crash", flagged, plural(total, "-race run"), flaggedAlive)
 		}
 	}
-	res.Verdict, res.Evidence = s.Judge(Evidence{GoVersion: res.GoVersion, Runs: res.Runs})
+	res.Verdict, res.Evidence = s.Verdict(Evidence{GoVersion: res.GoVersion, Runs: res.Runs})
 	return res, nil
 }
 

@@ -80,3 +80,17 @@ func TestCrashIsRecorded(t *testing.T) {
 	}
 	t.Skip("the race did not crash the child in 5 runs (possible under -race, which changes scheduling)")
 }
+
+// TestRaceNoteCounts runs a race-relevant scenario once with a "-race"
+// launcher (this test binary, which is enough to count): the note counts
+// its one -race run in the singular.
+func TestRaceNoteCounts(t *testing.T) {
+	s, _ := lab.Lookup("syncmap-range-store")
+	res, err := lab.RunScenario(context.Background(), s, lab.Options{Short: true, Runs: 1, Launch: launcher, RaceLaunch: launcher})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "of 1 -race run,"; !strings.Contains(res.RaceNote, want) {
+		t.Errorf("race note %q lacks %q", res.RaceNote, want)
+	}
+}

@@ -44,7 +44,7 @@ var scenarios = []Scenario{
 		ID: 1, Name: "range-while-insert",
 		Claim:    "Ranging over a builtin map while another goroutine inserts crashes the program with \"fatal error: concurrent map iteration and map write\"; one writer inserting 1000 keys and a reader doing `for range m { runtime.Gosched() }` triggers it every time.",
 		Instead:  "Use mapguard.Map (iteration never blocks writers and never crashes), or a SnapshotMap View for a consistent pass; run mapvet's unsyncmap analyzer in CI.",
-		Variants: []string{"empty", "prefilled"}, Runs: 10, ShortRuns: 2, Timeout: 20 * time.Second, Race: true,
+		Variants: []string{"empty", "prefilled"}, Runs: 10, ShortRuns: 2, MinRuns: crashRuns, Timeout: 20 * time.Second, Race: true,
 		Child: func(variant string, short bool, out *Output) {
 			m := map[int]int{}
 			if variant == "prefilled" {
@@ -74,7 +74,7 @@ var scenarios = []Scenario{
 			const text = "concurrent map iteration and map write"
 			empty, ne := e.CrashRate("empty", text)
 			full, nf := e.CrashRate("prefilled", text)
-			ev := fmt.Sprintf("crashed with %q in %s of %d runs starting empty, %s of %d starting with 1000 keys", "fatal error: "+text, pct(empty), ne, pct(full), nf)
+			ev := fmt.Sprintf("crashed with %q in %s of %s starting empty, %s of %d starting with 1000 keys", "fatal error: "+text, pct(empty), plural(ne, "run"), pct(full), nf)
 			switch {
 			case ne == 0 || nf == 0:
 				return Inconclusive, ev
@@ -92,7 +92,7 @@ var scenarios = []Scenario{
 		ID: 2, Name: "recover-map-crash",
 		Claim:    "The concurrent map crash is a panic that recover() can catch.",
 		Instead:  "Nothing recovers it: make the access safe (mapguard.Map, sync.Map, a mutex) and let mapvet find the unsafe ones.",
-		Variants: []string{"recover"}, Runs: 5, ShortRuns: 2, Timeout: 20 * time.Second,
+		Variants: []string{"recover"}, Runs: 5, ShortRuns: 2, MinRuns: oneRun, Timeout: 20 * time.Second,
 		Child: func(_ string, short bool, out *Output) {
 			m := map[int]int{}
 			for i := range 1000 {
@@ -148,7 +148,10 @@ var scenarios = []Scenario{
 					text = r.Fatal
 				}
 			}
-			ev := fmt.Sprintf("with recover() deferred in both goroutines, %d of %d runs died with a fatal error (%q), %d recovered anything", fatal, len(runs), text, rec)
+			if text != "" {
+				text = fmt.Sprintf(" (%q)", text)
+			}
+			ev := fmt.Sprintf("with recover() deferred in both goroutines, %d of %s died with a fatal error%s, %d recovered anything", fatal, plural(len(runs), "run"), text, rec)
 			switch {
 			case fatal == 0 && rec == 0:
 				return Inconclusive, ev + "; no run hit the race"
@@ -164,7 +167,7 @@ var scenarios = []Scenario{
 		ID: 3, Name: "read-while-write",
 		Claim:    "Concurrent read and write without iteration also crash (\"concurrent map read and map write\").",
 		Instead:  "Guard both sides or use a concurrent map; mapvet's unsyncmap reports the simple cases.",
-		Variants: []string{"lookup"}, Runs: 10, ShortRuns: 2, Timeout: 20 * time.Second, Race: true,
+		Variants: []string{"lookup"}, Runs: 10, ShortRuns: 2, MinRuns: crashRuns, Timeout: 20 * time.Second, Race: true,
 		Child: func(_ string, short bool, out *Output) {
 			m := map[int]int{}
 			for i := range 1000 {
@@ -186,7 +189,7 @@ var scenarios = []Scenario{
 		},
 		Judge: func(e Evidence) (Verdict, string) {
 			rate, n := e.CrashRate("lookup", "concurrent map read and map write")
-			ev := fmt.Sprintf("crashed with \"fatal error: concurrent map read and map write\" in %s of %d runs", pct(rate), n)
+			ev := fmt.Sprintf("crashed with \"fatal error: concurrent map read and map write\" in %s of %s", pct(rate), plural(n, "run"))
 			switch {
 			case n == 0:
 				return Inconclusive, ev
@@ -202,7 +205,7 @@ var scenarios = []Scenario{
 		ID: 4, Name: "syncmap-dirty-map",
 		Claim:    "sync.Map keeps a read map and a dirty map; 100 goroutines calling LoadOrStore on only 10 distinct keys make the dirty map grow to about 12,800 entries with about 98,000 misses.",
 		Instead:  "Reason about sync.Map from the current implementation; for hot LoadOrStore, mapguard.Map's LoadOrStore finds a present key without a lock.",
-		Variants: []string{"inspect"}, Runs: 1, ShortRuns: 1, Timeout: 30 * time.Second,
+		Variants: []string{"inspect"}, Runs: 1, ShortRuns: 1, MinRuns: oneRun, Timeout: 30 * time.Second,
 		Child: func(_ string, short bool, out *Output) {
 			t := reflect.TypeFor[sync.Map]()
 			var fields string
@@ -254,7 +257,7 @@ var scenarios = []Scenario{
 		ID: 5, Name: "syncmap-range-stw",
 		Claim:    "sync.Map.Range holds a mutex while it promotes the dirty map, which stretches GC stop-the-world pauses to hundreds of ms.",
 		Instead:  "Measure pauses with runtime/metrics /sched/pauses/total/gc:seconds (observe and mapguard bench report them) before blaming a map.",
-		Variants: []string{"range", "baseline"}, Runs: 3, ShortRuns: 1, Timeout: 60 * time.Second,
+		Variants: []string{"range", "baseline"}, Runs: 3, ShortRuns: 1, MinRuns: timingRuns, Timeout: 60 * time.Second,
 		Child: func(variant string, short bool, out *Output) {
 			var m sync.Map
 			n := scale(300_000, short)
@@ -310,7 +313,7 @@ var scenarios = []Scenario{
 		ID: 6, Name: "syncmap-range-store",
 		Claim:    "Keys stored during sync.Map.Range are skipped, and calling Store/Delete inside the callback is unsafe.",
 		Instead:  "sync.Map documents that Range may call any method; if the pass must be consistent, take a mapguard SnapshotMap View.",
-		Variants: []string{"store-in-range"}, Runs: 5, ShortRuns: 2, Timeout: 20 * time.Second, Race: true,
+		Variants: []string{"store-in-range"}, Runs: 5, ShortRuns: 2, MinRuns: crashRuns, Timeout: 20 * time.Second, Race: true,
 		Child: func(_ string, short bool, out *Output) {
 			var m sync.Map
 			const n = 1000
@@ -354,7 +357,7 @@ var scenarios = []Scenario{
 			if len(runs) == 0 {
 				return Inconclusive, "no runs"
 			}
-			ev := fmt.Sprintf("%d of %d runs crashed; every Store made in the callback was present afterwards in %d runs; the Range visited %.0f of the keys stored during it on average", crashed, len(runs), complete, visited/float64(len(runs)))
+			ev := fmt.Sprintf("%d of %s crashed; every Store made in the callback was present afterwards in %d of them; the Range visited %.0f of the keys stored during it on average", crashed, plural(len(runs), "run"), complete, visited/float64(len(runs)))
 			switch {
 			case crashed > 0:
 				return Confirmed, ev
@@ -368,7 +371,7 @@ var scenarios = []Scenario{
 		ID: 7, Name: "closure-keeps-map",
 		Claim:    "A closure that captures a map to read a single key keeps the entire map alive.",
 		Instead:  "Read the value before creating the closure; mapvet's mapcapture analyzer finds these closures.",
-		Variants: []string{"capture-map", "capture-value"}, Runs: 3, ShortRuns: 1, Timeout: 30 * time.Second,
+		Variants: []string{"capture-map", "capture-value"}, Runs: 3, ShortRuns: 1, MinRuns: oneRun, Timeout: 30 * time.Second,
 		Child: func(variant string, short bool, out *Output) {
 			n := scale(500_000, short)
 			base := liveHeap()
@@ -417,7 +420,7 @@ var scenarios = []Scenario{
 		ID: 8, Name: "cycles-leak",
 		Claim:    "Map values holding pointers that form reference cycles leak after the entries are deleted, because the GC cannot collect cycles.",
 		Instead:  "Nothing to do: Go's tracing GC collects cycles. Look for the reference that is still live (a global, a goroutine, a closure) instead.",
-		Variants: []string{"cycles"}, Runs: 2, ShortRuns: 1, Timeout: 30 * time.Second,
+		Variants: []string{"cycles"}, Runs: 2, ShortRuns: 1, MinRuns: oneRun, Timeout: 30 * time.Second,
 		Child: func(_ string, short bool, out *Output) {
 			type node struct {
 				peer *node
@@ -464,7 +467,7 @@ var scenarios = []Scenario{
 		ID: 9, Name: "cow-vs-rwmutex",
 		Claim:    "A copy-on-write map behind atomic.Value gives far higher read throughput than an RWMutex-guarded map, with lower GC pauses.",
 		Instead:  "For read-mostly tables use mapguard.ReadMostly (the copy-on-write map done right, with batched Update); BENCHMARKS.md gives the write rate where Map wins.",
-		Variants: []string{"cow", "rwmutex"}, Runs: 3, ShortRuns: 1, Timeout: 30 * time.Second,
+		Variants: []string{"cow", "rwmutex"}, Runs: 3, ShortRuns: 1, MinRuns: timingRuns, Timeout: 30 * time.Second,
 		Child: func(variant string, short bool, out *Output) {
 			const keys = 10_000
 			base := make(map[int]int, keys)
@@ -535,7 +538,7 @@ var scenarios = []Scenario{
 			if !ok1 || !ok2 || r == 0 {
 				return Inconclusive, "missing throughput"
 			}
-			ev := fmt.Sprintf("reads/s with %d readers and a write every 10 ms on 10,000 keys: copy-on-write %.3g, RWMutex %.3g (%.2fx); GC pause p99 %.3f ms vs %.3f ms", runtime.GOMAXPROCS(0), c, r, c/r, cp, rp)
+			ev := fmt.Sprintf("reads/s with %s and a write every 10 ms on 10,000 keys: copy-on-write %.3g, RWMutex %.3g (%.2fx); GC pause p99 %.3f ms vs %.3f ms", plural(runtime.GOMAXPROCS(0), "reader"), c, r, c/r, cp, rp)
 			switch {
 			case c >= 1.5*r && cp == 0 && rp == 0:
 				return Partly, ev + ": far higher read throughput; no GC pause happened in either window to compare"
@@ -553,7 +556,7 @@ var scenarios = []Scenario{
 		ID: 10, Name: "shard-sequential-keys",
 		Claim:    "Sharding by hash(key) & 31 spreads sequential keys like key_1..key_100000 evenly.",
 		Instead:  "Use a real, seeded hash (hash/maphash) for shard selection, or a map that needs no sharding (mapguard.Map).",
-		Variants: []string{"hashes"}, Runs: 1, ShortRuns: 1, Timeout: 30 * time.Second,
+		Variants: []string{"hashes"}, Runs: 1, ShortRuns: 1, MinRuns: oneRun, Timeout: 30 * time.Second,
 		Child: func(_ string, short bool, out *Output) {
 			seed := maphash.MakeSeed()
 			hashes := map[string]func(string) uint64{
@@ -610,7 +613,7 @@ var scenarios = []Scenario{
 		ID: 11, Name: "syncmap-costs",
 		Claim:    "sync.Map read hits cost about 3 ns and writes about 50 ns.",
 		Instead:  "Measure your own mix with `mapguard bench`, which compares sync.Map with the alternatives side by side.",
-		Variants: []string{"bench"}, Runs: 3, ShortRuns: 1, Timeout: 60 * time.Second,
+		Variants: []string{"bench"}, Runs: 3, ShortRuns: 1, MinRuns: timingRuns, Timeout: 60 * time.Second,
 		Child: func(_ string, short bool, out *Output) {
 			var m sync.Map
 			for i := range 1024 {
@@ -654,7 +657,7 @@ var scenarios = []Scenario{
 		ID: 12, Name: "map-memory-back",
 		Claim:    "Builtin maps give memory back after their entries are deleted.",
 		Instead:  "Builtin maps never shrink: copy the survivors into a new map, or use mapguard.Map, which shrinks its table after mass deletion.",
-		Variants: []string{"builtin", "mapguard"}, Runs: 2, ShortRuns: 1, Timeout: 60 * time.Second,
+		Variants: []string{"builtin", "mapguard"}, Runs: 2, ShortRuns: 1, MinRuns: oneRun, Timeout: 60 * time.Second,
 		Child: func(variant string, short bool, out *Output) {
 			n := scale(1_000_000, short)
 			base := liveHeap()

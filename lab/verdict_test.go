@@ -1,6 +1,9 @@
 package lab_test
 
 import (
+	"fmt"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/mapguard/mapguard/lab"
@@ -41,6 +44,16 @@ func join(parts ...[]lab.Run) []lab.Run {
 	return out
 }
 
+// onePlural matches a count of one with a plural noun ("1 runs").
+var onePlural = regexp.MustCompile(`\b1 (runs|readers|-race runs|claims|cores)\b`)
+
+func checkPlural(t *testing.T, scenario, ev string) {
+	t.Helper()
+	if m := onePlural.FindString(ev); m != "" {
+		t.Errorf("%s: evidence says %q: %s", scenario, m, ev)
+	}
+}
+
 const (
 	iterCrash = "fatal error: concurrent map iteration and map write"
 	readCrash = "fatal error: concurrent map read and map write"
@@ -54,9 +67,10 @@ func TestVerdicts(t *testing.T) {
 		runs     []lab.Run
 		want     lab.Verdict
 	}{
-		{"range-while-insert", join(times(3, r("empty", iterCrash)), times(3, r("prefilled", iterCrash))), lab.Confirmed},
-		{"range-while-insert", join(times(3, r("empty", "", "passes", 9)), times(3, r("prefilled", iterCrash))), lab.Partly},
-		{"range-while-insert", join(times(3, r("empty", "", "passes", 9)), times(3, r("prefilled", "", "passes", 9))), lab.Refuted},
+		{"range-while-insert", join(times(5, r("empty", iterCrash)), times(5, r("prefilled", iterCrash))), lab.Confirmed},
+		{"range-while-insert", join(times(5, r("empty", "", "passes", 9)), times(5, r("prefilled", iterCrash))), lab.Partly},
+		{"range-while-insert", join(times(5, r("empty", "", "passes", 9)), times(5, r("prefilled", "", "passes", 9))), lab.Refuted},
+		{"range-while-insert", join(times(8, r("empty", iterCrash)), times(2, r("empty", "", "passes", 9)), times(6, r("prefilled", iterCrash)), times(4, r("prefilled", "", "passes", 9))), lab.Partly},
 		{"range-while-insert", nil, lab.Inconclusive},
 
 		{"recover-map-crash", times(3, r("recover", iterCrash)), lab.Refuted},
@@ -71,13 +85,13 @@ func TestVerdicts(t *testing.T) {
 		{"syncmap-dirty-map", []lab.Run{r("inspect", "", "fields", "mu; read; dirty; misses", "dirty_len", 12800, "misses", 98000)}, lab.Confirmed},
 		{"syncmap-dirty-map", []lab.Run{r("inspect", "", "fields", "mu; read; dirty; misses", "dirty_len", 10, "misses", 3)}, lab.Refuted},
 
-		{"syncmap-range-stw", []lab.Run{r("range", "", "max_pause_ms", 250.0), r("baseline", "", "max_pause_ms", 1.0)}, lab.Confirmed},
-		{"syncmap-range-stw", []lab.Run{r("range", "", "max_pause_ms", 0.2), r("baseline", "", "max_pause_ms", 0.1)}, lab.Refuted},
-		{"syncmap-range-stw", []lab.Run{r("range", "", "max_pause_ms", 30.0), r("baseline", "", "max_pause_ms", 1.0)}, lab.Partly},
+		{"syncmap-range-stw", join(times(3, r("range", "", "max_pause_ms", 250.0)), times(3, r("baseline", "", "max_pause_ms", 1.0))), lab.Confirmed},
+		{"syncmap-range-stw", join(times(3, r("range", "", "max_pause_ms", 0.2)), times(3, r("baseline", "", "max_pause_ms", 0.1))), lab.Refuted},
+		{"syncmap-range-stw", join(times(3, r("range", "", "max_pause_ms", 30.0)), times(3, r("baseline", "", "max_pause_ms", 1.0))), lab.Partly},
 
-		{"syncmap-range-store", times(2, r("store-in-range", iterCrash)), lab.Confirmed},
-		{"syncmap-range-store", times(2, r("store-in-range", "", "new_keys_visited", 300, "new_keys_stored", 700, "visits", 1000)), lab.Refuted},
-		{"syncmap-range-store", times(2, r("store-in-range", "", "new_keys_visited", 0, "new_keys_stored", 1000, "visits", 1000)), lab.Partly},
+		{"syncmap-range-store", times(5, r("store-in-range", iterCrash)), lab.Confirmed},
+		{"syncmap-range-store", times(5, r("store-in-range", "", "new_keys_visited", 300, "new_keys_stored", 700, "visits", 1000)), lab.Refuted},
+		{"syncmap-range-store", times(5, r("store-in-range", "", "new_keys_visited", 0, "new_keys_stored", 1000, "visits", 1000)), lab.Partly},
 
 		{"closure-keeps-map", []lab.Run{r("capture-map", "", "map_bytes", 5e7, "retained_bytes", 5e7), r("capture-value", "", "retained_bytes", 2e4)}, lab.Confirmed},
 		{"closure-keeps-map", []lab.Run{r("capture-map", "", "map_bytes", 5e7, "retained_bytes", 2e4), r("capture-value", "", "retained_bytes", 2e4)}, lab.Refuted},
@@ -85,17 +99,17 @@ func TestVerdicts(t *testing.T) {
 		{"cycles-leak", []lab.Run{r("cycles", "", "nodes", 1000, "freed", 1000)}, lab.Refuted},
 		{"cycles-leak", []lab.Run{r("cycles", "", "nodes", 1000, "freed", 0)}, lab.Confirmed},
 
-		{"cow-vs-rwmutex", []lab.Run{r("cow", "", "reads_per_sec", 2e8, "p99_pause_ms", 0.1), r("rwmutex", "", "reads_per_sec", 2e7, "p99_pause_ms", 0.5)}, lab.Confirmed},
-		{"cow-vs-rwmutex", []lab.Run{r("cow", "", "reads_per_sec", 2e8, "p99_pause_ms", 0.5), r("rwmutex", "", "reads_per_sec", 2e7, "p99_pause_ms", 0.0)}, lab.Partly},
-		{"cow-vs-rwmutex", []lab.Run{r("cow", "", "reads_per_sec", 1e7, "p99_pause_ms", 0.5), r("rwmutex", "", "reads_per_sec", 2e7, "p99_pause_ms", 0.1)}, lab.Refuted},
+		{"cow-vs-rwmutex", join(times(3, r("cow", "", "reads_per_sec", 2e8, "p99_pause_ms", 0.1)), times(3, r("rwmutex", "", "reads_per_sec", 2e7, "p99_pause_ms", 0.5))), lab.Confirmed},
+		{"cow-vs-rwmutex", join(times(3, r("cow", "", "reads_per_sec", 2e8, "p99_pause_ms", 0.5)), times(3, r("rwmutex", "", "reads_per_sec", 2e7, "p99_pause_ms", 0.0))), lab.Partly},
+		{"cow-vs-rwmutex", join(times(3, r("cow", "", "reads_per_sec", 1e7, "p99_pause_ms", 0.5)), times(3, r("rwmutex", "", "reads_per_sec", 2e7, "p99_pause_ms", 0.1))), lab.Refuted},
 
 		{"shard-sequential-keys", []lab.Run{r("hashes", "", "keys", 100000, "fnv1a_max_over_mean", 1.03, "maphash_max_over_mean", 1.04, "sum_bytes_max_over_mean", 1.02)}, lab.Confirmed},
 		{"shard-sequential-keys", []lab.Run{r("hashes", "", "keys", 100000, "fnv1a_max_over_mean", 1.03, "maphash_max_over_mean", 1.04, "sum_bytes_max_over_mean", 2.0)}, lab.Partly},
 		{"shard-sequential-keys", []lab.Run{r("hashes", "", "keys", 100000, "fnv1a_max_over_mean", 1.9, "maphash_max_over_mean", 1.04, "sum_bytes_max_over_mean", 2.0)}, lab.Refuted},
 
-		{"syncmap-costs", []lab.Run{r("bench", "", "load_ns", 3.0, "store_ns", 50.0)}, lab.Confirmed},
-		{"syncmap-costs", []lab.Run{r("bench", "", "load_ns", 13.0, "store_ns", 62.0)}, lab.Partly},
-		{"syncmap-costs", []lab.Run{r("bench", "", "load_ns", 30.0, "store_ns", 500.0)}, lab.Refuted},
+		{"syncmap-costs", times(3, r("bench", "", "load_ns", 3.0, "store_ns", 50.0)), lab.Confirmed},
+		{"syncmap-costs", times(3, r("bench", "", "load_ns", 13.0, "store_ns", 62.0)), lab.Partly},
+		{"syncmap-costs", times(3, r("bench", "", "load_ns", 30.0, "store_ns", 500.0)), lab.Refuted},
 
 		{"map-memory-back", []lab.Run{r("builtin", "", "full_bytes", 4e7, "after_delete_bytes", 1e6), r("mapguard", "", "full_bytes", 5e7, "after_delete_bytes", 1e6)}, lab.Confirmed},
 		{"map-memory-back", []lab.Run{r("builtin", "", "full_bytes", 4e7, "after_delete_bytes", 4e7), r("mapguard", "", "full_bytes", 5e7, "after_delete_bytes", 1e6)}, lab.Refuted},
@@ -104,9 +118,90 @@ func TestVerdicts(t *testing.T) {
 		if !ok {
 			t.Fatalf("no scenario %s", tc.scenario)
 		}
-		got, ev := s.Judge(lab.Evidence{GoVersion: "go1.test", Runs: tc.runs})
+		got, ev := s.Verdict(lab.Evidence{GoVersion: "go1.test", Runs: tc.runs})
 		if got != tc.want {
 			t.Errorf("%s with %d synthetic runs: %s (%s); want %s", tc.scenario, len(tc.runs), got, ev, tc.want)
+		}
+		checkPlural(t, tc.scenario, ev)
+	}
+}
+
+// TestVerdictTooFewRuns pins the bug where -short turned claim 1 from
+// "partly" into "refuted" on 0 crashes in 2 runs of each variant: runs
+// that all came out alike tell "every time" or "never" from "half the
+// time" only from 5 runs on (0.5^4 = 1/16 is not unlikely enough), and
+// with fewer the verdict is inconclusive, saying how many runs there were
+// and how many it takes.
+func TestVerdictTooFewRuns(t *testing.T) {
+	survived := r("empty", "", "passes", 9)
+	survivedFull := r("prefilled", "", "passes", 9)
+	for _, tc := range []struct {
+		scenario string
+		runs     []lab.Run
+		want     lab.Verdict
+		n        int // runs per variant, for the evidence
+	}{
+		{"range-while-insert", join(times(2, survived), times(2, survivedFull)), lab.Inconclusive, 2},
+		{"range-while-insert", join(times(4, survived), times(4, survivedFull)), lab.Inconclusive, 4},
+		{"range-while-insert", join(times(4, r("empty", iterCrash)), times(4, r("prefilled", iterCrash))), lab.Inconclusive, 4},
+		{"range-while-insert", join(times(5, survived), times(5, survivedFull)), lab.Refuted, 5},
+		{"range-while-insert", join(times(5, survived), times(4, survivedFull)), lab.Inconclusive, 4},
+
+		{"read-while-write", times(2, r("lookup", readCrash)), lab.Inconclusive, 2},
+		{"read-while-write", times(1, r("lookup", "", "sum", 1)), lab.Inconclusive, 1},
+		{"read-while-write", times(5, r("lookup", readCrash)), lab.Confirmed, 5},
+
+		{"syncmap-range-store", times(2, r("store-in-range", "", "new_keys_visited", 300, "new_keys_stored", 700, "visits", 1000)), lab.Inconclusive, 2},
+
+		{"syncmap-range-stw", []lab.Run{r("range", "", "max_pause_ms", 0.2), r("baseline", "", "max_pause_ms", 0.1)}, lab.Inconclusive, 1},
+		{"cow-vs-rwmutex", join(times(2, r("cow", "", "reads_per_sec", 2e8, "p99_pause_ms", 0.1)), times(2, r("rwmutex", "", "reads_per_sec", 2e7, "p99_pause_ms", 0.5))), lab.Inconclusive, 2},
+		{"syncmap-costs", times(1, r("bench", "", "load_ns", 3.0, "store_ns", 50.0)), lab.Inconclusive, 1},
+
+		// One run decides these: a fatal error under recover() cannot
+		// be a panic it missed, and the struct's fields are what they are.
+		{"recover-map-crash", times(1, r("recover", iterCrash)), lab.Refuted, 1},
+		{"syncmap-range-store", times(1, r("store-in-range", iterCrash)), lab.Inconclusive, 1},
+		{"syncmap-dirty-map", []lab.Run{r("inspect", "", "fields", "m HashTrieMap", "entries", 10)}, lab.Outdated, 1},
+		{"cycles-leak", nil, lab.Inconclusive, 0},
+	} {
+		s, _ := lab.Lookup(tc.scenario)
+		got, ev := s.Verdict(lab.Evidence{GoVersion: "go1.test", Runs: tc.runs})
+		checkPlural(t, tc.scenario, ev)
+		if got != tc.want {
+			t.Errorf("%s with %d synthetic runs: %s (%s); want %s", tc.scenario, len(tc.runs), got, ev, tc.want)
+			continue
+		}
+		if got != lab.Inconclusive {
+			continue
+		}
+		if want := fmt.Sprintf("too few runs: %d", tc.n); !strings.Contains(ev, want) {
+			t.Errorf("%s: evidence %q lacks %q", tc.scenario, ev, want)
+		}
+		if want := fmt.Sprintf("takes %d (-runs %d)", s.MinRuns.Runs, s.MinRuns.Runs); !strings.Contains(ev, want) {
+			t.Errorf("%s: evidence %q lacks %q", tc.scenario, ev, want)
+		}
+	}
+}
+
+// TestCrashRunsAreSignificant checks the minimum the crash-rate claims
+// use: n runs alike must be unlikely (at most 5%) from a process that
+// crashes half the time, and n-1 must not be.
+func TestCrashRunsAreSignificant(t *testing.T) {
+	s, _ := lab.Lookup("range-while-insert")
+	n := s.MinRuns.Runs
+	p := func(n int) float64 {
+		q := 1.0
+		for range n {
+			q *= 0.5
+		}
+		return q
+	}
+	if p(n) > 0.05 || p(n-1) <= 0.05 {
+		t.Errorf("crash-rate minimum %d runs: 0.5^%d = %.3f, 0.5^%d = %.3f; want the first n with 0.5^n <= 0.05", n, n, p(n), n-1, p(n-1))
+	}
+	for _, name := range []string{"read-while-write", "syncmap-range-store"} {
+		if o, _ := lab.Lookup(name); o.MinRuns != s.MinRuns {
+			t.Errorf("%s needs %d runs; want %d like every crash-rate claim", name, o.MinRuns.Runs, n)
 		}
 	}
 }
@@ -114,8 +209,11 @@ func TestVerdicts(t *testing.T) {
 func TestEveryScenarioIsComplete(t *testing.T) {
 	ids := map[int]bool{}
 	for _, s := range lab.Scenarios() {
-		if ids[s.ID] || s.Name == "" || s.Claim == "" || s.Instead == "" || len(s.Variants) == 0 || s.Runs < 1 || s.ShortRuns < 1 || s.Timeout <= 0 || s.Child == nil || s.Judge == nil {
+		if ids[s.ID] || s.Name == "" || s.Claim == "" || s.Instead == "" || len(s.Variants) == 0 || s.Runs < 1 || s.ShortRuns < 1 || s.Timeout <= 0 || s.Child == nil || s.Judge == nil || s.MinRuns.Runs < 1 || s.MinRuns.Why == "" {
 			t.Errorf("scenario %d %q is incomplete or duplicated", s.ID, s.Name)
+		}
+		if s.Runs < s.MinRuns.Runs {
+			t.Errorf("scenario %d %q runs each variant %d times by default, fewer than the %d its verdict needs", s.ID, s.Name, s.Runs, s.MinRuns.Runs)
 		}
 		ids[s.ID] = true
 	}
