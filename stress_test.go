@@ -1,6 +1,7 @@
 package mapguard_test
 
 import (
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -11,6 +12,20 @@ import (
 
 	"github.com/mapguard/mapguard"
 )
+
+// soak multiplies the stress tests' work: the default run is bounded for
+// CI; a soak run (go test -race -run 'Stress|IterationWhileWriting' -soak 50 .)
+// runs the same checks for longer.
+var soak = flag.Int("soak", 1, "multiply the stress tests' rounds and iterations by this `factor`, for a soak run")
+
+// soakFactor returns -soak, failing the test on a value below 1.
+func soakFactor(t *testing.T) int {
+	t.Helper()
+	if *soak < 1 {
+		t.Fatalf("-soak %d: the factor must be at least 1", *soak)
+	}
+	return *soak
+}
 
 // goroutineCounts are the concurrency levels of the stress tests:
 // GOMAXPROCS and 8x that many goroutines.
@@ -30,6 +45,7 @@ func TestStressDisjointKeys(t *testing.T) {
 	if testing.Short() {
 		perG, rounds = 300, 2
 	}
+	rounds *= soakFactor(t)
 	for _, c := range constructors[int, int]() {
 		n := perG
 		if c.collides {
@@ -177,6 +193,7 @@ func TestStressSharedKeys(t *testing.T) {
 	if testing.Short() {
 		iters = 300
 	}
+	iters *= soakFactor(t)
 	const keys = 8
 	for _, c := range constructors[int, int]() {
 		for _, g := range goroutineCounts() {
@@ -280,6 +297,7 @@ func TestIterationWhileWriting(t *testing.T) {
 			if testing.Short() {
 				iterations = 10
 			}
+			iterations *= soakFactor(t)
 			// Iterate at least that often, and on until the writers have
 			// both grown and shrunk the table under the iterations (the
 			// colliding map's single chain never needs to grow).
