@@ -167,6 +167,8 @@ func TestRolloutUsageErrors(t *testing.T) {
 		{"rollout", "analyze", "-config", good, "-experiment", "map-impl"},
 		{"rollout", "analyze", "-config", good, "-experiment", "map-impl", "-file", "x", "-brokers", "y"},
 		{"rollout", "analyze", "-config", good, "-experiment", "map-impl", "-control", "nosuch", "-file", empty},
+		{"rollout", "analyze", "-config", good, "-experiment", "map-impl", "-file", empty, "-follow"},
+		{"rollout", "analyze", "-config", good, "-experiment", "map-impl", "-brokers", "b", "-topic", "t", "-timeout", "0s"},
 	} {
 		err := run(context.Background(), args, io.Discard, io.Discard)
 		var ue *usageError
