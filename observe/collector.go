@@ -58,9 +58,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.resizes, prometheus.CounterValue, float64(st.clears), "clear")
 		}
 	}
-	for i, v := range c.in.ops.values() {
-		l := counterLabels[i]
-		ch <- prometheus.MustNewConstMetric(c.ops, prometheus.CounterValue, v, l[0], l[1])
+	v := c.in.ops.values()
+	for _, k := range c.in.counters {
+		l := counterLabels[k]
+		ch <- prometheus.MustNewConstMetric(c.ops, prometheus.CounterValue, v[k], l[0], l[1])
 	}
 	c.in.iterSeconds.Collect(ch)
 	c.in.iterEntries.Collect(ch)

@@ -134,6 +134,10 @@ type counts struct {
 	// sampling is set while the counts are sampled.
 	sampling atomic.Bool
 	exact    bool // WithExactCounts: never sample
+	// above and below are the rates (operations per second) above which
+	// the counts are sampled and below which they are exact again:
+	// sampleAbove and sampleBelow, except in tests.
+	above, below float64
 	// mapHook sets how Map's Load and Store are counted (Observe); nil
 	// for SyncMap, whose wrapper counts every operation.
 	mapHook func(bits uint, salt uint64)
@@ -148,8 +152,14 @@ var epoch = time.Now()
 
 func now() int64 { return int64(time.Since(epoch)) }
 
-func (c *counts) init(exact bool, mapHook func(bits uint, salt uint64)) {
+// init sets how c counts: never sampled if exact; else sampled above the
+// rate above (sampleAbove if 0) and exact again below half of it.
+func (c *counts) init(exact bool, above float64, mapHook func(bits uint, salt uint64)) {
 	c.exact, c.mapHook = exact, mapHook
+	c.above, c.below = sampleAbove, sampleBelow
+	if above > 0 {
+		c.above, c.below = above, above/2
+	}
 	c.setMode(0, 0, 0)
 }
 
@@ -201,7 +211,7 @@ func (c *counts) countObserved(op mapguard.Op, hit bool, n uint64) {
 func (c *counts) addExact(k counter, n uint64) { c.exactAdds[k].Add(n) }
 
 // checkRate switches an exact map to sampling when its rate since the
-// last check is above sampleAbove.
+// last check is above c.above (sampleAbove).
 func (c *counts) checkRate() {
 	if c.exact || c.sampling.Load() {
 		return
@@ -213,7 +223,7 @@ func (c *counts) checkRate() {
 	}
 	n := c.raw.total()
 	prev := c.checkedRaw.Swap(n)
-	if last == 0 || n < prev || float64(n-prev) < sampleAbove*float64(t-last)/1e9 {
+	if last == 0 || n < prev || float64(n-prev) < c.above*float64(t-last)/1e9 {
 		return
 	}
 	if c.sampling.CompareAndSwap(false, true) {
@@ -256,7 +266,8 @@ func (s *sampler) add(c *counts) {
 }
 
 // loop draws new salts every saltEvery and, every rateEvery, returns the
-// maps whose estimated rate fell below sampleBelow to exact counting. It
+// maps whose estimated rate fell below their c.below (sampleBelow) to
+// exact counting. It
 // ends when no map is sampled, so it holds a map only while it is busy.
 func (s *sampler) loop() {
 	var batch []*counts
@@ -282,7 +293,7 @@ func (s *sampler) loop() {
 			t := now()
 			n := c.raw.total()
 			last, prev := c.lastCheck.Swap(t), c.checkedRaw.Swap(n)
-			if n >= prev && float64(n-prev) < sampleBelow*float64(t-last)/1e9 {
+			if n >= prev && float64(n-prev) < c.below*float64(t-last)/1e9 {
 				quiet = append(quiet, c)
 			}
 		}

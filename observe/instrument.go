@@ -38,6 +38,8 @@ const (
 	loadOrComputeStored
 	loadOrComputeMiss // cancelled
 	clearDeleted
+	updateStored // ReadMostly.Update committed
+	updateMiss   // ReadMostly.Update's function returned an error
 	numCounters
 )
 
@@ -55,14 +57,32 @@ var counterLabels = [numCounters][2]string{
 	loadOrComputeHit: {"load_or_compute", "hit"}, loadOrComputeStored: {"load_or_compute", "stored"},
 	loadOrComputeMiss: {"load_or_compute", "miss"},
 	clearDeleted:      {"clear", "deleted"},
+	updateStored:      {"update", "stored"}, updateMiss: {"update", "miss"},
 }
 
-// instrument is what Map and SyncMap share: the counters, the iteration
-// histograms, the tracer, the collector.
+// mapCounters are the counters of Map, SnapshotMap and SyncMap: every
+// operation of Map's API. readMostlyCounters are ReadMostly's.
+var (
+	mapCounters        = countersUpTo(clearDeleted)
+	readMostlyCounters = []counter{loadHit, loadMiss, storeStored, deleteDeleted, deleteMiss, updateStored, updateMiss}
+)
+
+// countersUpTo returns the counters from the first to last.
+func countersUpTo(last counter) []counter {
+	cs := make([]counter, 0, last+1)
+	for c := range last + 1 {
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+// instrument is what the instrumented maps share: the counters, the
+// iteration histograms, the tracer, the collector.
 type instrument struct {
 	name        string
 	cfg         config
 	ops         counts
+	counters    []counter // the counters the collector exports: the map type's operations
 	iterSeconds prometheus.Histogram
 	iterEntries prometheus.Histogram
 	tracer      trace.Tracer
@@ -72,21 +92,22 @@ type instrument struct {
 	collector   *Collector
 }
 
-// newInstrument returns the instrument of a map named name. mapHook, if
-// not nil, sets how the map counts its own Loads (counts.setMode).
-func newInstrument(name string, cfg config, stats func() (tableStats, bool), mapHook func(in *instrument, bits uint, salt uint64)) *instrument {
+// newInstrument returns the instrument of a map named name, which
+// exports counters. mapHook, if not nil, sets how the map counts its own
+// Loads and Stores (counts.setMode).
+func newInstrument(name string, cfg config, counters []counter, stats func() (tableStats, bool), mapHook func(in *instrument, bits uint, salt uint64)) *instrument {
 	if name == "" {
 		panic("observe: a map's name must not be empty")
 	}
-	in := &instrument{name: name, cfg: cfg}
+	in := &instrument{name: name, cfg: cfg, counters: counters}
 	var hook func(uint, uint64)
 	if mapHook != nil {
 		hook = func(bits uint, salt uint64) { mapHook(in, bits, salt) }
 	}
-	in.ops.init(cfg.exact, hook)
+	in.ops.init(cfg.exact, cfg.sampleAbove, hook)
 	in.iterSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:                            "mapguard_iteration_duration_seconds",
-		Help:                            "Duration of full or partial iterations (Range, All, Keys, Values) of the map.",
+		Help:                            "Duration of full or partial iterations of the map (Range, All, Keys, Values, DeleteFunc, MarshalJSON, and a SnapshotMap's Views).",
 		ConstLabels:                     prometheus.Labels{"map": name},
 		Buckets:                         prometheus.ExponentialBuckets(0.0001, 4, 10), // 100µs to 26s
 		NativeHistogramBucketFactor:     1.1,

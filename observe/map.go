@@ -3,7 +3,6 @@ package observe
 import (
 	"context"
 	"iter"
-	"runtime/pprof"
 
 	"github.com/mapguard/mapguard"
 )
@@ -13,6 +12,10 @@ import (
 // and run under pprof labels map=<name> op=range, and Compute and
 // LoadOrCompute under op=compute. It is safe for concurrent use, as the
 // map it wraps.
+//
+// Map has every method of mapguard.Map but Observe, which the instrument
+// uses to count the map's Loads and Stores (another observer would
+// replace it); a test compares the two method sets.
 type Map[K comparable, V any] struct {
 	m  *mapguard.Map[K, V]
 	in *instrument
@@ -29,8 +32,8 @@ type Map[K comparable, V any] struct {
 // own Loads and Stores for the one instrument set last
 // (mapguard.Map.Observe).
 func Instrument[K comparable, V any](m *mapguard.Map[K, V], name string, opts ...Option) *Map[K, V] {
-	om := &Map[K, V]{m: m, cancel: func() (v V, cancel bool) { return v, true }}
-	om.in = newInstrument(name, newConfig(opts), func() (tableStats, bool) {
+	om := &Map[K, V]{m: m, cancel: cancelCompute[V]}
+	om.in = newInstrument(name, newConfig(opts), mapCounters, func() (tableStats, bool) {
 		st := m.Stats()
 		return tableStats{entries: st.Entries, capacity: st.Capacity, grows: st.Grows, shrinks: st.Shrinks, clears: st.Clears, hasTable: true}, true
 	}, mapHook(m))
@@ -75,9 +78,11 @@ func (m *Map[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool) {
 	return actual, loaded
 }
 
-// LoadAndStore is mapguard.Map.LoadAndStore.
-func (m *Map[K, V]) LoadAndStore(key K, value V) (previous V, loaded bool) {
-	return m.Swap(key, value)
+// LoadAndStore is mapguard.Map.LoadAndStore, counted as a swap.
+func (m *Map[K, V]) LoadAndStore(key K, value V) (actual V, loaded bool) {
+	actual, loaded = m.m.LoadAndStore(key, value)
+	m.in.ops.inc(swapStored)
+	return actual, loaded
 }
 
 // Swap is mapguard.Map.Swap.
@@ -117,64 +122,18 @@ func (m *Map[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
 // Compute is mapguard.Map.Compute, run under the pprof labels map=<name>
 // op=compute and counted by what fn decided.
 func (m *Map[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op mapguard.ComputeOp)) (actual V, ok bool) {
-	var decided mapguard.ComputeOp
-	pprof.Do(context.Background(), m.in.computeLbls, func(context.Context) {
-		actual, ok = m.m.Compute(key, func(old V, loaded bool) (V, mapguard.ComputeOp) {
-			v, op := fn(old, loaded)
-			if op == mapguard.DeleteOp && !loaded {
-				op = mapguard.CancelOp
-			}
-			decided = op
-			return v, op
-		})
-	})
-	switch decided {
-	case mapguard.UpdateOp:
-		m.in.ops.inc(computeStored)
-	case mapguard.DeleteOp:
-		m.in.ops.inc(computeDeleted)
-	default:
-		m.in.ops.inc(computeMiss)
-	}
-	return actual, ok
+	return observeCompute(m.in, m.m.Compute, key, fn)
 }
 
 // LoadOrCompute is mapguard.Map.LoadOrCompute; fn runs under the pprof
 // labels map=<name> op=compute.
 func (m *Map[K, V]) LoadOrCompute(key K, fn func() (value V, cancel bool)) (actual V, loaded bool) {
-	if v, ok := m.m.LoadOrCompute(key, m.cancel); ok {
-		m.in.ops.inc(loadOrComputeHit)
-		return v, true
-	}
-	stored := false
-	pprof.Do(context.Background(), m.in.computeLbls, func(context.Context) {
-		actual, loaded = m.m.LoadOrCompute(key, func() (V, bool) {
-			v, cancel := fn()
-			stored = !cancel
-			return v, cancel
-		})
-	})
-	switch {
-	case loaded:
-		m.in.ops.inc(loadOrComputeHit)
-	case stored:
-		m.in.ops.inc(loadOrComputeStored)
-	default:
-		m.in.ops.inc(loadOrComputeMiss)
-	}
-	return actual, loaded
+	return observeLoadOrCompute(m.in, m.m.LoadOrCompute, m.cancel, key, fn)
 }
 
 // DeleteFunc is mapguard.Map.DeleteFunc, observed as an iteration.
 func (m *Map[K, V]) DeleteFunc(del func(key K, value V) bool) int {
-	it := m.in.begin(context.Background())
-	n, visited := 0, 0
-	pprof.Do(context.Background(), m.in.labels, func(context.Context) {
-		n = m.m.DeleteFunc(func(k K, v V) bool { visited++; return del(k, v) })
-	})
-	m.in.end(it, visited, false)
-	m.in.ops.addExact(deleteDeleted, uint64(n))
-	return n
+	return observeDeleteFunc(m.in, m.m.DeleteFunc, del)
 }
 
 // RangeContext is Range with a context: the iteration's span, if sampled,
@@ -204,6 +163,17 @@ func (m *Map[K, V]) Size() int { return m.m.Size() }
 
 // Stats is mapguard.Map.Stats.
 func (m *Map[K, V]) Stats() mapguard.Stats { return m.m.Stats() }
+
+// MarshalJSON is mapguard.Map.MarshalJSON, observed as an iteration: it
+// encodes what one Range sees as a JSON object, as encoding/json encodes
+// a map[K]V.
+func (m *Map[K, V]) MarshalJSON() ([]byte, error) {
+	return marshalJSON(m.in, m.m.Range, m.m.Size())
+}
+
+// UnmarshalJSON is mapguard.Map.UnmarshalJSON; the map counts each entry
+// it stores as a Store.
+func (m *Map[K, V]) UnmarshalJSON(data []byte) error { return m.m.UnmarshalJSON(data) }
 
 // Clear is mapguard.Map.Clear; the entries it removes are counted as
 // clear deletions (as the size was just before).

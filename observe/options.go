@@ -6,6 +6,11 @@
 //	sessions := observe.Instrument(mapguard.NewMap[string, *Session](), "sessions",
 //		observe.WithRegisterer(prometheus.DefaultRegisterer))
 //
+// Instrument wraps a mapguard.Map, InstrumentSnapshotMap a SnapshotMap
+// (its Views' iterations are observed too), InstrumentReadMostly a
+// ReadMostly and InstrumentSyncMap a sync.Map; each wrapper has the whole
+// API of the map it wraps.
+//
 // Operations are counted in striped cells that the collector sums when
 // scraped, with Map.Stats. Counting is exact while a map is quiet; above
 // 100,000 operations per second it is sampled (one Map Load or Store in
@@ -27,7 +32,8 @@ import (
 // meter: the package's import path.
 const ScopeName = "github.com/mapguard/mapguard/observe"
 
-// Option configures Instrument and InstrumentSyncMap.
+// Option configures Instrument, InstrumentSnapshotMap,
+// InstrumentReadMostly and InstrumentSyncMap.
 type Option func(*config)
 
 type config struct {
@@ -37,6 +43,10 @@ type config struct {
 	sampler Sampler
 	slow    time.Duration
 	exact   bool
+	// sampleAbove is the rate above which counts are sampled; 0 is
+	// sampleAbove's. Only tests set it (a machine running -race tests in
+	// parallel may not reach the production rate).
+	sampleAbove float64
 }
 
 func newConfig(opts []Option) config {

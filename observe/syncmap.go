@@ -18,7 +18,7 @@ type SyncMap struct {
 // InstrumentSyncMap wraps m, naming it name, as Instrument does.
 func InstrumentSyncMap(m *sync.Map, name string, opts ...Option) *SyncMap {
 	sm := &SyncMap{m: m}
-	sm.in = newInstrument(name, newConfig(opts), func() (tableStats, bool) {
+	sm.in = newInstrument(name, newConfig(opts), mapCounters, func() (tableStats, bool) {
 		n := 0
 		m.Range(func(any, any) bool { n++; return true })
 		return tableStats{entries: n}, true
