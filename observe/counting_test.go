@@ -1,6 +1,7 @@
 package observe_test
 
 import (
+	"flag"
 	"fmt"
 	"math"
 	"runtime"
@@ -65,11 +66,51 @@ func within(got, want, tol float64) bool { return math.Abs(got-want) <= tol*want
 // a map: paced as requests arrive, back to back, and paced while four
 // more goroutines spin, so that the process is short of CPU (as when it
 // is throttled or shares its cores).
-var loads = []struct {
+var loads = []load{{"paced", 200_000, 0}, {"back-to-back", 0, 0}, {"paced-starved", 200_000, 4}}
+
+type load struct {
 	name      string
 	perSecond int
 	spinners  int
-}{{"paced", 200_000, 0}, {"back-to-back", 0, 0}, {"paced-starved", 200_000, 4}}
+}
+
+// soak is the flag for a soak run of the counting tests: each load runs
+// for that long instead of a few seconds, and the estimates are held to
+// a tolerance that narrows with the operations sampled.
+var soak = flag.Duration("soak", 0, "run each load of observe's counting tests for this long (a soak run, e.g. -soak 1m) instead of a few seconds")
+
+// loadsFor returns the loads a counting test runs and how long each
+// runs: every load for d, or for -soak's duration. Under -short it runs
+// only back-to-back, the load sure to drive a map past the sampling
+// threshold on a slow or busy machine, still for d (fewer operations
+// would not hold the estimate to its tolerance).
+func loadsFor(d time.Duration) ([]load, time.Duration) {
+	switch {
+	case *soak > 0:
+		return loads, *soak
+	case testing.Short():
+		return loads[1:2], d
+	}
+	return loads, d
+}
+
+// tolerance is the relative error allowed of an estimate of want
+// operations sampled one in 2^bits: 15% (2% in a soak run), or, when too
+// few operations ran for that (a slow machine, -race), 4.5 standard
+// deviations of the estimate, 1/sqrt(operations sampled), counting every
+// operation as sampled (some ran before the switch, counted exactly, so
+// the estimate is better than that).
+func tolerance(want float64, bits int) float64 {
+	floor := 0.15
+	if *soak > 0 {
+		floor = 0.02
+	}
+	return max(floor, 4.5/math.Sqrt(want/float64(int(1)<<bits)))
+}
+
+// testSampleAbove is the rate above which the counting tests' maps are
+// sampled (observe.WithSampleAbove).
+const testSampleAbove = 20_000
 
 // spin runs n goroutines that burn CPU until the returned function is
 // called.
@@ -89,17 +130,22 @@ func spin(n int) (stop func()) {
 }
 
 // TestSampledCounts drives a map past the sampling threshold from two
-// goroutines, in each way of loads, and checks that the estimated counts
-// are close to the true ones, that the map returns to exact counting
-// once quiet, and counts exactly again.
+// goroutines, in each way of loads (under -short only back to back), and
+// checks that the estimated counts are close to the true ones, that the
+// map returns to exact counting once quiet, and counts exactly again.
 func TestSampledCounts(t *testing.T) {
-	for _, load := range loads {
+	ls, d := loadsFor(2 * time.Second)
+	for _, load := range ls {
 		t.Run(load.name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
-			m := observe.Instrument(mapguard.NewMap[int, int](), "busy", observe.WithRegisterer(reg))
+			// Filled before it is instrumented, so that only the load is
+			// counted: filled after, its Stores could be sampled, and the
+			// load's fewer Stores would weigh less in the estimate.
+			bare := mapguard.NewMap[int, int]()
 			for i := range 20_000 {
-				m.Store(2*i, i)
+				bare.Store(2*i, i)
 			}
+			m := observe.Instrument(bare, "busy", observe.WithRegisterer(reg), observe.WithSampleAbove(testSampleAbove))
 			// Each goroutine tallies what it did: loads of keys 0..39,999
 			// (the even ones present), and one store in 8 operations, to a
 			// present key. Loads and Stores are sampled by key, so many
@@ -108,7 +154,7 @@ func TestSampledCounts(t *testing.T) {
 			var tally [2][3]float64 // hits, misses, stores
 			sawSampled := atomic.Bool{}
 			stop := spin(load.spinners)
-			busy(2*time.Second, load.perSecond, func(g, i int) {
+			busy(d, load.perSecond, func(g, i int) {
 				k := (i*7919 + g) % keys
 				if i%8 == 0 {
 					// i/8, not k: keys a multiple of 8 apart would leave
@@ -140,12 +186,12 @@ func TestSampledCounts(t *testing.T) {
 			}{
 				{"load", "hit", tally[0][0] + tally[1][0]},
 				{"load", "miss", tally[0][1] + tally[1][1]},
-				{"store", "stored", tally[0][2] + tally[1][2] + 20_000},
+				{"store", "stored", tally[0][2] + tally[1][2]},
 			} {
-				got := counter(c.op, c.result)
+				got, tol := counter(c.op, c.result), tolerance(c.want, observe.MapBits)
 				t.Logf("%s %s: estimated %.0f, true %.0f (%+.1f%%)", c.op, c.result, got, c.want, 100*(got-c.want)/c.want)
-				if !within(got, c.want, 0.15) {
-					t.Errorf("operations_total{op=%q,result=%q} = %.0f; want %.0f ± 15%%", c.op, c.result, got, c.want)
+				if !within(got, c.want, tol) {
+					t.Errorf("operations_total{op=%q,result=%q} = %.0f; want %.0f ± %.1f%%", c.op, c.result, got, c.want, 100*tol)
 				}
 			}
 
@@ -166,25 +212,34 @@ func TestSampledCounts(t *testing.T) {
 // TestSampledCountsSyncMap is TestSampledCounts' check of the estimate
 // for SyncMap, whose Load is counted by the wrapper, on one hot key.
 func TestSampledCountsSyncMap(t *testing.T) {
-	for _, load := range loads {
+	ls, d := loadsFor(1500 * time.Millisecond)
+	for _, load := range ls {
 		t.Run(load.name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
-			s := observe.InstrumentSyncMap(new(sync.Map), "busy", observe.WithRegisterer(reg))
+			s := observe.InstrumentSyncMap(new(sync.Map), "busy", observe.WithRegisterer(reg), observe.WithSampleAbove(testSampleAbove))
 			s.Store(1, 1)
 			var hits [2]float64
+			sawSampled := atomic.Bool{}
 			stop := spin(load.spinners)
-			busy(1500*time.Millisecond, load.perSecond, func(g, i int) {
+			busy(d, load.perSecond, func(g, i int) {
 				if _, ok := s.Load(1); ok {
 					hits[g]++
 				}
+				if i%1024 == 1 && observe.SyncMapSampled(s) {
+					sawSampled.Store(true)
+				}
 			})
 			stop()
+			if !sawSampled.Load() {
+				t.Fatal("the map's counts were never sampled under load")
+			}
 			waitExact(t, func() bool { return observe.SyncMapSampled(s) })
 			want := hits[0] + hits[1]
 			got := gathered(t, reg, "mapguard_operations_total", map[string]string{"map": "busy", "op": "load", "result": "hit"}).GetCounter().GetValue()
+			tol := tolerance(want, observe.OpBits)
 			t.Logf("load hit: estimated %.0f, true %.0f (%+.1f%%)", got, want, 100*(got-want)/want)
-			if !within(got, want, 0.15) {
-				t.Errorf("load hits = %.0f; want %.0f ± 15%%", got, want)
+			if !within(got, want, tol) {
+				t.Errorf("load hits = %.0f; want %.0f ± %.1f%%", got, want, 100*tol)
 			}
 		})
 	}
@@ -214,13 +269,15 @@ func TestWithExactCounts(t *testing.T) {
 // TestCountsNeverDecrease scrapes a map over and over while 32
 // goroutines store and load it, across the switch to sampling, and checks
 // that no operation counter ever goes down (Prometheus would read that as
-// a counter reset).
+// a counter reset). It runs until the map is sampled and has been scraped
+// ten times since (at least 500 ms, at most 20 s), rather than for a fixed
+// time, so that a machine short of CPU makes it slower, not weaker.
 func TestCountsNeverDecrease(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := observe.Instrument(mapguard.NewMap[int, int](), "mono", observe.WithRegisterer(reg))
+	m := observe.Instrument(mapguard.NewMap[int, int](), "mono", observe.WithRegisterer(reg), observe.WithSampleAbove(testSampleAbove))
 	var wg sync.WaitGroup
 	var done atomic.Bool
-	scrapes := 0
+	var scrapes atomic.Int64
 	wg.Go(func() {
 		last := map[string]float64{}
 		for !done.Load() {
@@ -229,7 +286,7 @@ func TestCountsNeverDecrease(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			scrapes++
+			scrapes.Add(1)
 			for _, mf := range mfs {
 				if mf.GetName() != "mapguard_operations_total" {
 					continue
@@ -260,12 +317,23 @@ func TestCountsNeverDecrease(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(500 * time.Millisecond)
+	start := time.Now()
+	sampledAt := int64(-1) // scrapes when the map was first seen sampled
+	for {
+		time.Sleep(5 * time.Millisecond)
+		if sampledAt < 0 && observe.Sampled(m) {
+			sampledAt = scrapes.Load()
+		}
+		if sampledAt >= 0 && scrapes.Load() >= sampledAt+10 && time.Since(start) >= 500*time.Millisecond {
+			break
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Errorf("after 20 s: %d scrapes, the map sampled from scrape %d (-1: never); want 10 scrapes while sampled", scrapes.Load(), sampledAt)
+			break
+		}
+	}
 	stop.Store(true)
 	workers.Wait()
 	done.Store(true)
 	wg.Wait()
-	if scrapes < 10 {
-		t.Errorf("only %d scrapes in 500 ms", scrapes)
-	}
 }

@@ -12,3 +12,19 @@ func SamplerRunning() bool {
 	defer theSampler.mu.Unlock()
 	return theSampler.running
 }
+
+// MapBits and OpBits are the sampling of Map's Loads and Stores and of the
+// operations the wrappers count: one in 2^bits.
+const (
+	MapBits = mapBits
+	OpBits  = opBits
+)
+
+// WithSampleAbove samples a map's counts above perSecond operations per
+// second, and counts exactly again below half of it, instead of
+// 100,000 and 50,000. The counting tests use it: a -race build on a busy
+// 2-core machine does not reach 100,000 operations per second, and what
+// they check (the estimates, the switches) does not depend on the rate.
+func WithSampleAbove(perSecond float64) Option {
+	return func(c *config) { c.sampleAbove = perSecond }
+}
