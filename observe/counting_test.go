@@ -74,20 +74,21 @@ type load struct {
 	spinners  int
 }
 
-// soak is the flag for a soak run of the counting tests: each load runs
-// for that long instead of a few seconds, and the estimates are held to
-// a tolerance that narrows with the operations sampled.
-var soak = flag.Duration("soak", 0, "run each load of observe's counting tests for this long (a soak run, e.g. -soak 1m) instead of a few seconds")
+// soak is the flag for a soak run of the counting tests, as of the root
+// package's stress tests: each load runs factor times as long, and the
+// estimates are held to a tolerance that narrows with the operations
+// sampled.
+var soak = flag.Int("soak", 1, "multiply how long each load of the counting tests runs by this `factor`, for a soak run")
 
 // loadsFor returns the loads a counting test runs and how long each
-// runs: every load for d, or for -soak's duration. Under -short it runs
-// only back-to-back, the load sure to drive a map past the sampling
-// threshold on a slow or busy machine, still for d (fewer operations
-// would not hold the estimate to its tolerance).
+// runs: every load for d, times -soak's factor. Under -short (and no
+// -soak) it runs only back-to-back, the load sure to drive a map past the
+// sampling threshold on a slow or busy machine, still for d (fewer
+// operations would not hold the estimate to its tolerance).
 func loadsFor(d time.Duration) ([]load, time.Duration) {
 	switch {
-	case *soak > 0:
-		return loads, *soak
+	case *soak > 1:
+		return loads, d * time.Duration(*soak)
 	case testing.Short():
 		return loads[1:2], d
 	}
@@ -102,7 +103,7 @@ func loadsFor(d time.Duration) ([]load, time.Duration) {
 // the estimate is better than that).
 func tolerance(want float64, bits int) float64 {
 	floor := 0.15
-	if *soak > 0 {
+	if *soak > 1 {
 		floor = 0.02
 	}
 	return max(floor, 4.5/math.Sqrt(want/float64(int(1)<<bits)))
