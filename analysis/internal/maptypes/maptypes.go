@@ -17,7 +17,7 @@ const (
 	None     Kind = iota
 	SyncMap       // sync.Map
 	Xsync         // github.com/puzpuzpuz/xsync Map, MapOf
-	Mapguard      // github.com/mapguard/mapguard Map, SnapshotMap, and observe.Map
+	Mapguard      // github.com/mapguard/mapguard Map, SnapshotMap, observe.Map and observe.SnapshotMap
 	Cmap          // github.com/orcaman/concurrent-map ConcurrentMap
 )
 
@@ -52,7 +52,7 @@ func Of(t types.Type) Kind {
 	case strings.HasPrefix(path, "github.com/puzpuzpuz/xsync") && (name == "Map" || name == "MapOf"):
 		return Xsync
 	case (path == "github.com/mapguard/mapguard" && (name == "Map" || name == "SnapshotMap")) ||
-		(path == "github.com/mapguard/mapguard/observe" && name == "Map"):
+		(path == "github.com/mapguard/mapguard/observe" && (name == "Map" || name == "SnapshotMap")):
 		return Mapguard
 	case strings.HasPrefix(path, "github.com/orcaman/concurrent-map") && name == "ConcurrentMap":
 		return Cmap
