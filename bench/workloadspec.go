@@ -126,12 +126,12 @@ func (w *Workload) Validate() error {
 		return bad("bulk_every", w.BulkEvery, "a positive duration, or 0 for none")
 	case w.BulkEvery > 0 && (w.BulkSize < 1 || w.BulkSize > w.Keys):
 		return bad("bulk_size", w.BulkSize, fmt.Sprintf("1 to keys (%d) when bulk_every is set", w.Keys))
-	case w.Duration <= 0 && w.Ops <= 0:
+	case w.Ops < 0:
+		return bad("ops", w.Ops, "a positive count, or 0 for none")
+	case w.Duration <= 0 && w.Ops == 0:
 		return bad("duration", w.Duration, "a positive duration (or set ops)")
 	case w.Duration < 0:
 		return bad("duration", w.Duration, "a positive duration")
-	case w.Ops < 0:
-		return bad("ops", w.Ops, "a positive count, or 0 for none")
 	case !(w.Prefill >= 0 && w.Prefill <= 1):
 		return bad("prefill", w.Prefill, "a fraction from 0 to 1")
 	}
@@ -167,21 +167,29 @@ func PresetNames() []string {
 	return names
 }
 
-// workloadFile is the YAML form: one workload, or a list of them.
+// workloadFile is the YAML form {workloads: [...]}.
 type workloadFile struct {
 	Workloads []Workload `yaml:"workloads"`
 }
 
-// ParseWorkloads decodes YAML holding either one workload or a document
-// {workloads: [...]}, filling unset fields from defaults (a workload's
-// duration, for instance). Unknown fields are errors, and every workload is
-// validated.
+// ErrEmptyWorkloadFile is returned by ParseWorkloads for a file that holds
+// no YAML document (nothing, or only comments).
+var ErrEmptyWorkloadFile = errors.New("bench: workload file is empty: give one workload, a list of workloads, or {workloads: [...]}")
+
+// ParseWorkloads decodes YAML holding one workload, a list of workloads,
+// or a document {workloads: [...]}, filling unset fields from defaults (a
+// workload's duration, for instance). Unknown fields are errors, every
+// workload is validated, and two workloads with the same name are an
+// error naming both (results are reported by name). An empty document is
+// ErrEmptyWorkloadFile.
 func ParseWorkloads(data []byte, defaults Workload) ([]Workload, error) {
-	var probe map[string]any
-	if err := yaml.Unmarshal(data, &probe); err != nil {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, fmt.Errorf("bench: workload file: %w", err)
 	}
-	var ws []Workload
+	if len(root.Content) == 0 || root.Content[0].Tag == "!!null" {
+		return nil, ErrEmptyWorkloadFile
+	}
 	dec := func(v any) error {
 		d := yaml.NewDecoder(bytes.NewReader(data))
 		d.KnownFields(true)
@@ -190,9 +198,33 @@ func ParseWorkloads(data []byte, defaults Workload) ([]Workload, error) {
 		}
 		return nil
 	}
-	if _, ok := probe["workloads"]; ok {
+	// list decodes a sequence of workloads, each started from the
+	// defaults; raw is the same sequence as plain mappings, which say
+	// which fields each workload sets.
+	var (
+		ws    []Workload
+		items []*yaml.Node // the YAML node of each workload, for its line
+	)
+	list := func(decoded []Workload, raw []map[string]any, node *yaml.Node) {
+		for i := range decoded {
+			ws = append(ws, withDefaults(decoded[i], raw[i], defaults))
+			items = append(items, node.Content[i])
+		}
+	}
+	doc := root.Content[0]
+	switch {
+	case doc.Kind == yaml.SequenceNode:
+		var decoded []Workload
+		var raw []map[string]any
+		if err := dec(&decoded); err != nil {
+			return nil, err
+		}
+		if err := yaml.Unmarshal(data, &raw); err != nil {
+			return nil, fmt.Errorf("bench: workload file: %w", err)
+		}
+		list(decoded, raw, doc)
+	case doc.Kind == yaml.MappingNode && mappingValue(doc, "workloads") != nil:
 		var f workloadFile
-		// Start each listed workload from the defaults.
 		if err := dec(&f); err != nil {
 			return nil, err
 		}
@@ -202,18 +234,29 @@ func ParseWorkloads(data []byte, defaults Workload) ([]Workload, error) {
 		if err := yaml.Unmarshal(data, &raw); err != nil {
 			return nil, fmt.Errorf("bench: workload file: %w", err)
 		}
-		for i := range f.Workloads {
-			ws = append(ws, withDefaults(f.Workloads[i], raw.Workloads[i], defaults))
-		}
-	} else {
+		list(f.Workloads, raw.Workloads, mappingValue(doc, "workloads"))
+	case doc.Kind == yaml.MappingNode:
 		var w Workload
 		if err := dec(&w); err != nil {
 			return nil, err
 		}
-		ws = append(ws, withDefaults(w, probe, defaults))
+		var raw map[string]any
+		if err := yaml.Unmarshal(data, &raw); err != nil {
+			return nil, fmt.Errorf("bench: workload file: %w", err)
+		}
+		ws, items = append(ws, withDefaults(w, raw, defaults)), append(items, doc)
+	default:
+		return nil, fmt.Errorf("bench: workload file: line %d: want a workload (a mapping), a list of workloads or {workloads: [...]}, got %s", doc.Line, doc.Tag)
 	}
 	if len(ws) == 0 {
 		return nil, errors.New("bench: workload file: no workloads")
+	}
+	first := map[string]int{} // name -> index of the first workload so named
+	for i := range ws {
+		if j, ok := first[ws[i].Name]; ok && ws[i].Name != "" {
+			return nil, &DuplicateNameError{Name: ws[i].Name, First: j + 1, FirstLine: items[j].Line, Second: i + 1, SecondLine: items[i].Line}
+		}
+		first[ws[i].Name] = i
 	}
 	for i := range ws {
 		if err := ws[i].Validate(); err != nil {
@@ -221,6 +264,31 @@ func ParseWorkloads(data []byte, defaults Workload) ([]Workload, error) {
 		}
 	}
 	return ws, nil
+}
+
+// DuplicateNameError is two workloads of one file with the same name:
+// results are keyed by workload name, so they would be merged.
+type DuplicateNameError struct {
+	Name string
+	// First and Second are the workloads' positions in the file, from 1;
+	// FirstLine and SecondLine the lines where they start.
+	First, Second         int
+	FirstLine, SecondLine int
+}
+
+func (e *DuplicateNameError) Error() string {
+	return fmt.Sprintf("bench: workload file: workloads %d (line %d) and %d (line %d) are both named %q; results are reported by name, so give each its own",
+		e.First, e.FirstLine, e.Second, e.SecondLine, e.Name)
+}
+
+// mappingValue returns the value of key in the mapping node n, or nil.
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
 }
 
 // nameFields rewrites a YAML decoding error's "line N:" prefixes to name

@@ -33,6 +33,8 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"duration", func(w *bench.Workload) { w.Duration = 0 }},
 		{"prefill", func(w *bench.Workload) { w.Prefill = 1.5 }},
 		{"bulk_size", func(w *bench.Workload) { w.BulkEvery = time.Second }},
+		{"ops", func(w *bench.Workload) { w.Ops, w.Duration = -5, 0 }},
+		{"ops", func(w *bench.Workload) { w.Ops = -5 }},
 		{"name", func(w *bench.Workload) { w.Name = "" }},
 	} {
 		w := validWorkload()
@@ -88,6 +90,69 @@ workloads:
 	} {
 		if _, err := bench.ParseWorkloads([]byte(tc.yaml), def); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("ParseWorkloads(%q) = %v; want an error naming %s", tc.yaml, err, tc.want)
+		}
+	}
+}
+
+// TestParseWorkloadsTopLevelList: the README says a file holds "one
+// workload or a list"; a bare YAML list is a list.
+func TestParseWorkloadsTopLevelList(t *testing.T) {
+	def := validWorkload()
+	ws, err := bench.ParseWorkloads([]byte("- name: a\n  mix: {load: 100}\n- name: b\n  mix: {store: 100}\n  keys: 7\n"), def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != 2 || ws[0].Name != "a" || ws[0].Keys != def.Keys || ws[1].Name != "b" || ws[1].Keys != 7 || ws[1].Duration != def.Duration {
+		t.Fatalf("parsed %+v", ws)
+	}
+	if _, err := bench.ParseWorkloads([]byte("- name: a\n  mix: {load: 100}\n  keyz: 1\n"), def); err == nil || !strings.Contains(err.Error(), "keyz") {
+		t.Fatalf("unknown field in a listed workload: %v; want an error naming keyz", err)
+	}
+	if _, err := bench.ParseWorkloads([]byte("just a string\n"), def); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Fatalf("a scalar document: %v; want an error naming its line", err)
+	}
+}
+
+// TestParseWorkloadsEmptyFile: an empty file (or only comments) says so,
+// instead of "workload file: EOF".
+func TestParseWorkloadsEmptyFile(t *testing.T) {
+	for _, data := range []string{"", "# nothing yet\n", "---\n", "\n\n"} {
+		_, err := bench.ParseWorkloads([]byte(data), validWorkload())
+		if !errors.Is(err, bench.ErrEmptyWorkloadFile) || !strings.Contains(err.Error(), "empty") || strings.Contains(err.Error(), "EOF") {
+			t.Errorf("ParseWorkloads(%q) = %v; want ErrEmptyWorkloadFile", data, err)
+		}
+	}
+}
+
+// TestParseWorkloadsNegativeOps: ops: -5 is an ops error, not a duration
+// error (the file default leaves no duration when ops is set).
+func TestParseWorkloadsNegativeOps(t *testing.T) {
+	_, err := bench.ParseWorkloads([]byte("name: x\nmix: {load: 100}\nops: -5\n"), validWorkload())
+	var fe *bench.FieldError
+	if !errors.As(err, &fe) || fe.Field != "ops" {
+		t.Fatalf("ops: -5: %v; want a FieldError for ops", err)
+	}
+}
+
+// TestParseWorkloadsDuplicateNames: two workloads named alike were merged
+// into one set of results; now the file is refused, naming both entries.
+func TestParseWorkloadsDuplicateNames(t *testing.T) {
+	for _, data := range []string{
+		"workloads:\n  - name: mine\n    mix: {load: 100}\n    keys: 100\n  - name: other\n    mix: {load: 100}\n  - name: mine\n    mix: {store: 100}\n",
+		"- name: mine\n  mix: {load: 100}\n  keys: 100\n- name: other\n  mix: {load: 100}\n- name: mine\n  mix: {store: 100}\n",
+	} {
+		_, err := bench.ParseWorkloads([]byte(data), validWorkload())
+		var de *bench.DuplicateNameError
+		if !errors.As(err, &de) {
+			t.Fatalf("duplicate names: %v; want a DuplicateNameError", err)
+		}
+		if de.Name != "mine" || de.First != 1 || de.Second != 3 || de.FirstLine >= de.SecondLine || de.FirstLine < 1 {
+			t.Errorf("duplicate names: %+v; want workloads 1 and 3 named mine, with their lines", de)
+		}
+		for _, want := range []string{`"mine"`, "workloads 1 (line", "and 3 (line"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q lacks %q", err, want)
+			}
 		}
 	}
 }
