@@ -122,8 +122,8 @@ type axis struct {
 	decimals       int
 }
 
-// niceAxis returns an axis from 0 that holds top with about n intervals
-// between ticks at 1, 2 or 5 times a power of ten.
+// niceAxis returns an axis from 0 that holds top, with about n intervals
+// (at least two) between ticks at 1, 2 or 5 times a power of ten.
 func niceAxis(top float64, kind unitKind, unit string, n int) axis {
 	a := axis{div: 1, unit: unit}
 	switch kind {
@@ -146,12 +146,13 @@ func niceAxis(top float64, kind unitKind, unit string, n int) axis {
 	raw := t / float64(max(n, 1))
 	mag := math.Pow(10, math.Floor(math.Log10(raw)))
 	var step float64
+	// The nearest of 1, 2, 5 and 10 (geometric midpoints).
 	switch r := raw / mag; {
-	case r <= 1:
+	case r < 1.42:
 		step = mag
-	case r <= 2:
+	case r < 3.17:
 		step = 2 * mag
-	case r <= 5:
+	case r < 7.08:
 		step = 5 * mag
 	default:
 		step = 10 * mag
@@ -238,7 +239,8 @@ func svgChart(w io.Writer, id, title string, width float64, groups []chartGroup,
 	left := math.Ceil(textPad + labelW + textPad)
 	var a axis
 	var right, plotW float64
-	for n := 6; n >= 1; n-- {
+	// About one tick per 80 pixels, fewer if their labels need the room.
+	for n := min(max(int((width-left-valueW)/80), 2), 8); n >= 1; n-- {
 		a = niceAxis(top, kind, unit, n)
 		// The last tick label is centred on the axis' end: keep room for half.
 		right = math.Ceil(max(valueW+2*textPad, textWidth(a.label(a.max))/2+textPad))
@@ -412,7 +414,7 @@ func (r *report) writeHTML(w io.Writer) error {
 		cpus[i] = strconv.Itoa(c)
 	}
 	b.WriteString("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>mapguard bench report</title>\n<style>" + htmlStyle + "</style></head><body>\n")
-	fmt.Fprintf(&b, "<h1>mapguard bench</h1>\n<p class=\"meta\">%s, %d cores, %s %s/%s<br>%d workload(s) × %d implementation(s); GOMAXPROCS %s; %d interleaved round(s); baseline %s</p>\n",
+	fmt.Fprintf(&b, "<h1>mapguard bench</h1>\n<p class=\"meta\">%s, %d cores, %s %s/%s<br>workloads: %d; implementations: %d; GOMAXPROCS: %s; interleaved rounds: %d; baseline: %s</p>\n",
 		html.EscapeString(r.machine.CPU), r.machine.Cores, html.EscapeString(r.machine.GoVersion), r.machine.GOOS, r.machine.GOARCH,
 		len(r.cfg.workloads), len(r.cfg.impls), strings.Join(cpus, ", "), r.rounds, html.EscapeString(r.cfg.baseline))
 	writeLegend(&b, r.cfg.impls, r.cfg.baseline)
@@ -525,7 +527,7 @@ func (r *report) chartGroups(wl bench.Workload, m metric) (groups []chartGroup, 
 				row.lo, row.hi = s.minNs, s.maxNs
 				row.noisy = s.spread > wideSpread
 			}
-			row.tip = fmt.Sprintf("%s, GOMAXPROCS=%d: %s (median of %d round(s)), ", impl, cpu, row.text, r.rounds)
+			row.tip = fmt.Sprintf("%s, GOMAXPROCS=%d: %s (median of the rounds), ", impl, cpu, row.text)
 			switch {
 			case !base.ok:
 				row.tip += fmt.Sprintf("no ratio: %s did not run", r.cfg.baseline)

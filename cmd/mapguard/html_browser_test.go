@@ -67,6 +67,52 @@ func headless(t *testing.T, bin string, args ...string) []byte {
 	return stdout.Bytes()
 }
 
+// measureReport is a test page that shows report.html in a frame the
+// size of the window and, once it has loaded, writes into #measured how
+// many SVG texts it measured and a line for each text that sticks out of
+// its SVG (clipped) and each tick label that touches the next, and into
+// #dom the report's DOM as the browser built it. It needs chromium's
+// --allow-file-access-from-files to read the frame.
+const measureReport = `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><style>body{margin:0}iframe{border:0;display:block}</style></head><body>
+<iframe id="report" src="report.html" width="1280" height="2000"></iframe>
+<pre id="measured">not measured: the script did not run</pre>
+<textarea id="dom"></textarea>
+<script>
+window.addEventListener("load", () => {
+  const doc = document.getElementById("report").contentDocument;
+  if (!doc) {
+    document.getElementById("measured").textContent = "not measured: no access to the report's frame";
+    return;
+  }
+  const out = [];
+  let texts = 0;
+  for (const svg of doc.querySelectorAll("svg")) {
+    const vb = svg.viewBox.baseVal;
+    const w = vb && vb.width ? vb.width : svg.width.baseVal.value;
+    const h = vb && vb.height ? vb.height : svg.height.baseVal.value;
+    let prev = null;
+    for (const t of svg.querySelectorAll("text")) {
+      texts++;
+      const b = t.getBBox();
+      if (b.width <= 0 || b.x < 0 || b.y < 0 || b.x + b.width > w || b.y + b.height > h) {
+        out.push("clipped: " + svg.id + " " + JSON.stringify(t.textContent) + " spans x " + b.x.toFixed(1) + " to " +
+          (b.x + b.width).toFixed(1) + ", y " + b.y.toFixed(1) + " to " + (b.y + b.height).toFixed(1) + " of " + w + "x" + h);
+      }
+      if (t.classList.contains("ticklabel")) {
+        if (prev && prev.x + prev.width + 2 > b.x) {
+          out.push("tick labels touch: " + svg.id + " " + JSON.stringify(t.textContent));
+        }
+        prev = b;
+      }
+    }
+  }
+  document.getElementById("measured").textContent = "texts " + texts + "\n" + out.join("\n");
+  document.getElementById("dom").textContent = doc.documentElement.outerHTML;
+});
+</script></body></html>
+`
+
 // resultValue is what chart kind draws of one run of workload w.
 func resultValue(kind string, w bench.Workload, r bench.Result) float64 {
 	q := r.Latency[mainOp(w)]
@@ -267,12 +313,37 @@ func TestBenchHTMLReportInBrowser(t *testing.T) {
 	checkReportDOM(t, "the report as written", doc, res, impls, cpus)
 
 	bin := chromiumPath(t)
-	// One browser start both prints the DOM and takes the screenshot.
+	// One browser start: the page measureReport shows the report in a
+	// frame as large as the window (what the screenshot shows), measures
+	// its text, and copies the report's DOM into itself for --dump-dom.
 	start = time.Now()
-	shot := filepath.Join(dir, "report.png")
-	dom := headless(t, bin, "--screenshot="+shot, "--window-size=1280,2000", "--dump-dom", "file://"+page)
+	shot, measure := filepath.Join(dir, "report.png"), filepath.Join(dir, "measure.html")
+	if err := os.WriteFile(measure, []byte(measureReport), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dump := headless(t, bin, "--allow-file-access-from-files", "--screenshot="+shot, "--window-size=1280,2000", "--dump-dom", "file://"+measure)
 	t.Logf("chromium: %v", time.Since(start))
-	if doc, err = html.Parse(bytes.NewReader(dom)); err != nil {
+	outer, err := html.Parse(bytes.NewReader(dump))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := func(id string) string {
+		n := findAll(outer, func(n *html.Node) bool { return attr(n, "id") == id })
+		if len(n) != 1 {
+			t.Fatalf("chromium's DOM of the measuring page has %d #%s:\n%s", len(n), id, dump)
+		}
+		return textOf(n[0])
+	}
+	// Every text drawn lies inside its SVG, and no two tick labels touch.
+	lines := strings.Split(strings.TrimSpace(byID("measured")), "\n")
+	if n, err := strconv.Atoi(strings.TrimPrefix(lines[0], "texts ")); err != nil || n < 100 {
+		t.Errorf("the browser measured %q; want more than 100 texts", lines[0])
+	}
+	t.Logf("the browser measured %s", lines[0])
+	for _, l := range lines[1:] {
+		t.Error(l)
+	}
+	if doc, err = html.Parse(strings.NewReader(byID("dom"))); err != nil {
 		t.Fatal(err)
 	}
 	colour := checkReportDOM(t, "the DOM chromium rendered", doc, res, impls, cpus)
