@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -89,12 +90,32 @@ func (d *demo) handler() http.Handler {
 	return mux
 }
 
+// loadOptions configure the demo's traffic.
+type loadOptions struct {
+	// grow leaks growRate new sessions per second, never deleted, until
+	// growMax have leaked: the growth MapguardMapGrowthHigh alerts on,
+	// bounded so that a forgotten demo does not eat the machine.
+	grow              bool
+	growRate, growMax int
+	// out receives a line when the growth stops at growMax; nil discards.
+	out io.Writer
+}
+
+// bytesPerLeakedSession is the heap a leaked session costs in the session
+// table (measured after GC: key, value and the table's slot), for the
+// estimate -h prints next to -grow-max.
+const bytesPerLeakedSession = 113
+
+// defaultGrowMax is -grow-max's default: 500,000 leaked sessions, about
+// 56 MB, reached after 500 s at the default -grow-rate (within the
+// default -duration), long enough for MapguardMapGrowthHigh to fire (it
+// needs 2 minutes of growth).
+const defaultGrowMax = 500_000
+
 // load runs the demo's traffic until ctx is done: session churn (logins
 // and logouts over a bounded set of IDs), config reads, and an export job
-// that ranges over the sessions every second. With grow set, it also
-// stores growRate new session IDs per second and never deletes them: the
-// unbounded growth MapguardMapGrowthHigh alerts on.
-func (d *demo) load(ctx context.Context, grow bool, growRate int) {
+// that ranges over the sessions every second; with o.grow, the leak.
+func (d *demo) load(ctx context.Context, o loadOptions) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		r := rand.New(rand.NewPCG(1, 2))
@@ -120,21 +141,73 @@ func (d *demo) load(ctx context.Context, grow bool, growRate int) {
 			sleepCtx(ctx, time.Second)
 		}
 	})
-	if grow {
+	if o.grow {
 		wg.Go(func() {
 			const tick = 100 * time.Millisecond
-			per := max(1, growRate/10)
-			next := 0
-			for ctx.Err() == nil {
-				for range per {
+			per := max(1, o.growRate/10)
+			for next := 0; ctx.Err() == nil; {
+				for range min(per, o.growMax-next) {
 					d.sessions.Store("leak-"+strconv.Itoa(next), session{User: "leak", Created: time.Now()})
 					next++
+				}
+				if next >= o.growMax {
+					if o.out != nil {
+						fmt.Fprintf(o.out, "mapguard demo: -grow stopped at -grow-max, %d leaked sessions (about %d MB)\n",
+							next, next*bytesPerLeakedSession/1_000_000)
+					}
+					return
 				}
 				sleepCtx(ctx, tick)
 			}
 		})
 	}
 	wg.Wait()
+}
+
+// parentPollInterval is how often the demo checks whether the process
+// that started it is gone: a quarter second stops an orphaned demo
+// promptly at the cost of one getppid call.
+const parentPollInterval = 250 * time.Millisecond
+
+// errParentExited is the demo's stop cause when the process that started
+// it exits.
+var errParentExited = errors.New("the process that started the demo exited")
+
+// watchParent cancels ctx with errParentExited when the demo's parent
+// process exits, which shows as the demo being re-parented (its parent
+// PID changes). `go run` starts the demo as a child: killing go run's PID
+// would otherwise leave the demo serving, and with -grow leaking.
+// A demo started by init (parent PID 1) has no parent to watch.
+func watchParent(ctx context.Context, cancel context.CancelCauseFunc) {
+	ppid := os.Getppid()
+	if ppid <= 1 {
+		return
+	}
+	t := time.NewTicker(parentPollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if os.Getppid() != ppid {
+				cancel(errParentExited)
+				return
+			}
+		}
+	}
+}
+
+// lockedWriter serialises writes to w: the demo's goroutines share stdout.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {
@@ -150,13 +223,19 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("mapguard demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address (loopback; port 0 picks a free one)")
+	duration := fs.Duration("duration", 10*time.Minute, "stop after this long")
 	load := fs.Bool("load", false, "generate traffic: session churn, config reads, a periodic export")
-	grow := fs.Bool("grow", false, "with -load, also leak new sessions forever (unbounded growth)")
+	grow := fs.Bool("grow", false, "with -load, also leak new sessions (growth the alert rules catch), up to -grow-max")
 	growRate := fs.Int("grow-rate", 1000, "sessions leaked per second with -grow")
+	growMax := fs.Int("grow-max", defaultGrowMax, fmt.Sprintf("with -grow, stop leaking after this many sessions (about %d bytes each: %d MB at the default)",
+		bytesPerLeakedSession, defaultGrowMax*bytesPerLeakedSession/1_000_000))
+	withParent := fs.Bool("exit-with-parent", true, "stop when the process that started the demo (go run, a shell) exits")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: mapguard demo [flags]\n\n"+
 			"Serves a small session service with instrumented maps: /metrics, /debug/pprof,\n"+
-			"/sessions/{id} (GET, PUT, DELETE), /sessions (an export that ranges), /config/{key}.\n\nflags:\n")
+			"/sessions/{id} (GET, PUT, DELETE), /sessions (an export that ranges), /config/{key}.\n"+
+			"It stops on Ctrl-C, after -duration, and when the process that started it\n"+
+			"exits (so killing go run's PID stops the demo too).\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -168,8 +247,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if fs.NArg() > 0 {
 		return usagef("demo takes no arguments, got %q", fs.Args())
 	}
+	if *duration <= 0 {
+		return usagef("-duration must be positive, got %v", *duration)
+	}
 	if *growRate < 1 {
 		return usagef("-grow-rate must be positive, got %d", *growRate)
+	}
+	if *growMax < 1 {
+		return usagef("-grow-max must be positive, got %d", *growMax)
 	}
 	if *grow && !*load {
 		return usagef("-grow needs -load")
@@ -185,28 +270,40 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
+	out := &lockedWriter{w: stdout}
 	d := newDemo()
 	srv := &http.Server{Handler: d.handler(), ReadHeaderTimeout: 5 * time.Second}
-	fmt.Fprintf(stdout, "mapguard demo listening on http://%s (metrics at /metrics, profiles at /debug/pprof/)\n", ln.Addr())
+	fmt.Fprintf(out, "mapguard demo listening on http://%s (metrics at /metrics, profiles at /debug/pprof/); stops after %v or on Ctrl-C\n",
+		ln.Addr(), *duration)
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	errDuration := fmt.Errorf("-duration %v elapsed", *duration)
+	ctx, cancelTimeout := context.WithTimeoutCause(ctx, *duration, errDuration)
+	defer cancelTimeout()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	var wg sync.WaitGroup
 	if *load {
-		wg.Go(func() { d.load(ctx, *grow, *growRate) })
+		wg.Go(func() { d.load(ctx, loadOptions{grow: *grow, growRate: *growRate, growMax: *growMax, out: out}) })
+	}
+	if *withParent {
+		wg.Go(func() { watchParent(ctx, cancel) })
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
-		cancel()
+		cancel(err)
 		wg.Wait()
 		return fmt.Errorf("demo: %w", err)
 	}
+	fmt.Fprintf(out, "mapguard demo: stopping: %v\n", context.Cause(ctx))
 	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
 	defer done()
 	err = srv.Shutdown(shutdownCtx)
 	wg.Wait()
-	return err
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	return nil
 }

@@ -64,14 +64,75 @@ func TestDemoLoadGrows(t *testing.T) {
 	d := newDemo()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	d.load(ctx, true, 10_000)
+	d.load(ctx, loadOptions{grow: true, growRate: 10_000, growMax: defaultGrowMax})
+	if leaked := countLeaked(d); leaked < 100 {
+		t.Fatalf("growth mode leaked %d sessions in 300ms at 10,000/s", leaked)
+	}
+}
+
+func countLeaked(d *demo) int {
 	leaked := 0
 	for k := range d.sessions.Keys() {
 		if strings.HasPrefix(k, "leak-") {
 			leaked++
 		}
 	}
-	if leaked < 100 {
-		t.Fatalf("growth mode leaked %d sessions in 300ms at 10,000/s", leaked)
+	return leaked
+}
+
+// TestDemoGrowStopsAtMax pins -grow leaking forever: at 10,000 sessions
+// a second for 500 ms the leak stops at -grow-max, 700, and says so.
+func TestDemoGrowStopsAtMax(t *testing.T) {
+	d := newDemo()
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	var out strings.Builder
+	d.load(ctx, loadOptions{grow: true, growRate: 10_000, growMax: 700, out: &out})
+	if leaked := countLeaked(d); leaked != 700 {
+		t.Fatalf("leaked %d sessions with -grow-max 700; want 700", leaked)
+	}
+	if !strings.Contains(out.String(), "-grow stopped at -grow-max, 700 leaked sessions") {
+		t.Fatalf("output %q does not say the growth stopped", out.String())
+	}
+}
+
+// TestDemoStopsAfterDuration pins the demo serving until killed: with
+// -duration 300ms it stops by itself, closes its port, and exits 0.
+func TestDemoStopsAfterDuration(t *testing.T) {
+	var out lockedWriter
+	var buf strings.Builder
+	out.w = &buf
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(context.Background(), []string{"demo", "-addr", "127.0.0.1:0", "-load", "-grow", "-duration", "300ms"}, &out, io.Discard)
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("demo -duration 300ms: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("demo -duration 300ms still running after 10 s")
+	}
+	if took := time.Since(start); took < 300*time.Millisecond {
+		t.Fatalf("demo stopped after %v, before its -duration", took)
+	}
+	out.mu.Lock()
+	defer out.mu.Unlock()
+	if !strings.Contains(buf.String(), "stopping: -duration 300ms elapsed") {
+		t.Fatalf("output %q does not say why the demo stopped", buf.String())
+	}
+}
+
+func TestDemoFlagErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"demo", "-duration", "0s"},
+		{"demo", "-load", "-grow", "-grow-max", "0"},
+		{"demo", "-grow"},
+	} {
+		if code := exitCode(run(context.Background(), args, io.Discard, io.Discard), io.Discard); code != 2 {
+			t.Errorf("%q: exit %d; want 2", args, code)
+		}
 	}
 }

@@ -20,7 +20,8 @@ import (
 
 // TestMain runs the command instead of the tests when a test starts this
 // test binary as a child: the demo for the end-to-end test, a lab
-// scenario's child for the lab tests (the lab re-executes its own binary).
+// scenario's child for the lab tests (the lab re-executes its own binary),
+// or a stand-in for go run that starts the demo as its own child.
 func TestMain(m *testing.M) {
 	if os.Getenv("MAPGUARD_TEST_AS_COMMAND") != "" {
 		err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
@@ -31,6 +32,24 @@ func TestMain(m *testing.M) {
 		err := run(ctx, strings.Fields(args), os.Stdout, os.Stderr)
 		stop()
 		os.Exit(exitCode(err, os.Stderr))
+	}
+	if args := os.Getenv("MAPGUARD_TEST_DEMO_WRAPPER"); args != "" {
+		// As go run does: start the demo as a child, say its PID, wait.
+		self, err := os.Executable()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		child := exec.Command(self)
+		child.Env = append(os.Environ(), "MAPGUARD_E2E_DEMO_ARGS="+args)
+		child.Stdout, child.Stderr = os.Stdout, os.Stderr
+		if err := child.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Printf("demo pid %d\n", child.Process.Pid)
+		child.Wait()
+		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
@@ -115,7 +134,7 @@ func TestEndToEndGrowthAlert(t *testing.T) {
 	}
 	demoAddr := freePort(t)
 	demo := exec.Command(self)
-	demo.Env = append(os.Environ(), "MAPGUARD_E2E_DEMO_ARGS=demo -addr "+demoAddr+" -load -grow -grow-rate 2000")
+	demo.Env = append(os.Environ(), "MAPGUARD_E2E_DEMO_ARGS=demo -addr "+demoAddr+" -load -grow -grow-rate 2000 -duration 5m")
 	startProcess(t, demo)
 
 	// Prometheus, scraping and evaluating every second.
