@@ -292,12 +292,18 @@ func TestBenchHTMLReportInBrowser(t *testing.T) {
 	page := filepath.Join(dir, "report.html")
 	impls, cpus := []string{"syncmap", "xsync", "mapguard"}, []int{1, 2}
 	start := time.Now()
-	out := runOK(t, "-preset", "session-table,iterate-while-writing", "-impl", strings.Join(impls, ","),
-		"-cpu", "1,2", "-rounds", "3", "-keys", "2000", "-duration", "20ms", "-json", "-html", page)
+	// A bound on the run, so that a stuck bench fails here and says so.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, stderr bytes.Buffer
+	if err := run(ctx, []string{"bench", "-preset", "session-table,iterate-while-writing", "-impl", strings.Join(impls, ","),
+		"-cpu", "1,2", "-rounds", "3", "-keys", "2000", "-duration", "20ms", "-json", "-html", page}, &out, &stderr); err != nil {
+		t.Fatalf("bench run: %v after %v\n%s", err, time.Since(start), stderr.String())
+	}
 	t.Logf("bench run: %v", time.Since(start))
 	var res jsonReport
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		t.Fatalf("-json output: %v\n%s", err, out)
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("-json output: %v\n%s", err, out.String())
 	}
 	if res.Baseline != "syncmap" || res.Rounds != 3 {
 		t.Fatalf("run: baseline %q, %d rounds; want syncmap, 3", res.Baseline, res.Rounds)

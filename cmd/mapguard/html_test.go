@@ -441,3 +441,32 @@ func TestHTMLZeroMetric(t *testing.T) {
 		}
 	}
 }
+
+// TestHTMLNoBaselineAndFailures checks that a baseline that did not run
+// gives n/a ratios and says why rather than leaving ratios out, and that a
+// failed correctness check is shown at the top and on its bars.
+func TestHTMLNoBaselineAndFailures(t *testing.T) {
+	rep := syntheticReport([]int{1})
+	rep.cfg.baseline = "mutex"
+	k := runKey{"iterate", 1, "xsync"}
+	rep.results[k][1].Check = "key k7 lost"
+	rep.order = append(rep.order, rep.results[k][1])
+	doc := renderHTML(t, rep)
+	page := textOf(doc)
+	if !strings.Contains(page, "The baseline mutex did not run") {
+		t.Errorf("report does not say the baseline did not run:\n%s", page)
+	}
+	if !strings.Contains(page, "FAIL") || !strings.Contains(page, "key k7 lost") {
+		t.Errorf("report does not show the failed check:\n%s", page)
+	}
+	for id, svg := range charts(doc) {
+		for _, r := range rows(t, svg) {
+			if r.ratio != "n/a" {
+				t.Errorf("chart %s: %s's ratio %q without a baseline; want n/a", id, r.impl, r.ratio)
+			}
+			if failed := strings.Contains(r.value, "FAIL"); failed != (r.impl == "xsync") {
+				t.Errorf("chart %s: %s's bar reads %q; FAIL belongs on xsync's alone", id, r.impl, r.value)
+			}
+		}
+	}
+}
