@@ -14,8 +14,8 @@ import (
 )
 
 // palette gives each implementation its colour, by its position in -impl,
-// the same in every chart: Tableau 10, whose ten colours stay apart for
-// the common forms of colour blindness and cover the ten implementations.
+// the same in every chart: Tableau 10, ten colours chosen to be told apart
+// side by side, one for each of the ten implementations.
 var palette = []string{
 	"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1",
 	"#76b7b2", "#edc948", "#9c755f", "#ff9da7", "#79706e",
