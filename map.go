@@ -26,9 +26,9 @@ import (
 //     each entry they visit, and Size;
 //   - Store, LoadAndStore, Swap, Delete and LoadAndDelete are write
 //     operations, and so are Clear and UnmarshalJSON;
-//   - LoadOrStore and LoadOrCompute are write operations when they return
-//     loaded set to false; CompareAndSwap when it returns swapped set to
-//     true; CompareAndDelete when it returns deleted set to true; Compute
+//   - LoadOrStore is a write operation when it returns loaded set to
+//     false; LoadOrCompute when it stores (loaded false and its function
+//     did not cancel); CompareAndSwap when it returns swapped set to true; CompareAndDelete when it returns deleted set to true; Compute
 //     when its function returns UpdateOp, or DeleteOp on a present key;
 //     DeleteFunc for each entry it deletes.
 //

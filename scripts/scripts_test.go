@@ -77,7 +77,7 @@ func newFakeMachine(t *testing.T, uid int, sudo bool, have ...string) *fakeMachi
 	if err := os.Mkdir(f.bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, tool := range []string{"bash", "cat", "tee", "chmod", "rm", "env", "grep", "sleep", "seq"} {
+	for _, tool := range []string{"bash", "awk", "cat", "tee", "chmod", "rm", "env", "grep", "sleep", "seq"} {
 		path, err := exec.LookPath(tool)
 		if err != nil {
 			t.Skipf("%s not found: %v", tool, err)
