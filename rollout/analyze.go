@@ -201,6 +201,13 @@ func sampleRatio(e Experiment, arms []ArmReport) SRM {
 	if weight == 0 {
 		return SRM{P: 1, NotChecked: "every arm has weight 0"}
 	}
+	for i, a := range arms {
+		// An arm of weight 0 enrols nobody: any unit in it is broken
+		// assignment, whatever the chi-square over the others says.
+		if e.Arms[i].Weight == 0 && a.Units > 0 {
+			return SRM{ChiSquare: math.Inf(1), P: 0, Mismatch: true}
+		}
+	}
 	chi2 := 0.0
 	for i, a := range arms {
 		exp := float64(total) * e.Arms[i].Weight / weight

@@ -139,3 +139,19 @@ func TestSampleRatioNotCheckedWithFewUnits(t *testing.T) {
 		t.Fatalf("one-arm experiment: SRM %+v, %v; want not checked", rep.SRM, err)
 	}
 }
+
+// TestSampleRatioUnitsInZeroWeightArm pins that units in an arm of weight
+// 0, which enrols nobody, are a mismatch (the chi-square over expected
+// counts skipped that arm and printed ok).
+func TestSampleRatioUnitsInZeroWeightArm(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	evs := append(events(r, "control", 500, 10, 1), events(r, "variant", 500, 10, 1)...)
+	evs = append(evs, events(r, "third", 3, 10, 1)...)
+	rep, err := rollout.Analyze(experiment(10, 10, 0), "control", evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.SRM.Mismatch {
+		t.Fatalf("SRM %+v with 3 units in an arm of weight 0; want a mismatch", rep.SRM)
+	}
+}

@@ -108,28 +108,38 @@ func rolloutAssign(args []string, stdout, stderr io.Writer) error {
 		_, err = fmt.Fprintf(stdout, "experiment %s unit %s: arm %s (%s)\n", a.Experiment, a.Unit, a.Arm, a.Reason)
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "experiment %s unit %s: no arm (%s): %s\n", a.Experiment, a.Unit, a.Reason, whyNoArm(e, at))
+	_, err = fmt.Fprintf(stdout, "experiment %s unit %s: no arm (%s): %s\n", a.Experiment, a.Unit, a.Reason, whyNoArm(e, a.Reason, at))
 	return err
 }
 
-// whyNoArm explains why a unit with attributes attrs is not enrolled in e:
-// the first targeting attribute it fails, or the share of traffic the
-// arms enrol.
-func whyNoArm(e rollout.Experiment, attrs map[string]string) string {
+// whyNoArm explains why a unit with attributes attrs is not enrolled in e,
+// as Assign decided (reason): the first targeting attribute it fails, or
+// the share of traffic the arms enrol.
+func whyNoArm(e rollout.Experiment, reason string, attrs map[string]string) string {
+	if reason != "not-targeted" {
+		return enrolledShare(e)
+	}
 	for _, attr := range slices.Sorted(maps.Keys(e.Targeting)) {
 		allowed := e.Targeting[attr]
 		want := allowed[0]
 		if len(allowed) > 1 {
 			want = "one of " + strings.Join(allowed, ", ")
 		}
+		// Assign compares attrs[attr], "" when absent, as this does.
 		v, ok := attrs[attr]
 		switch {
+		case slices.Contains(allowed, v):
 		case !ok:
 			return fmt.Sprintf("attribute %s is not given and the targeting wants %s (add -attr %s=%s)", attr, want, attr, allowed[0])
-		case !slices.Contains(allowed, v):
+		default:
 			return fmt.Sprintf("attribute %s is %q and the targeting wants %s", attr, v, want)
 		}
 	}
+	return enrolledShare(e)
+}
+
+// enrolledShare says that a unit falls outside the traffic e's arms enrol.
+func enrolledShare(e rollout.Experiment) string {
 	total := 0.0
 	for _, arm := range e.Arms {
 		total += arm.Weight
@@ -183,12 +193,12 @@ func rolloutAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer
 			}
 			switch none.Events {
 			case 0:
-				return fmt.Errorf("rollout analyze: no exposures of experiment %s in %s: it holds no events%s", e.Key, source, hint)
+				return noExposures(none, "rollout analyze: no exposures of experiment %s in %s: it holds no events%s", e.Key, source, hint)
 			case 1:
-				return fmt.Errorf("rollout analyze: no exposures of experiment %s in %s: its one event is of another experiment or an arm %s does not have%s",
+				return noExposures(none, "rollout analyze: no exposures of experiment %s in %s: its one event is of another experiment or an arm %s does not have%s",
 					e.Key, source, e.Key, hint)
 			}
-			return fmt.Errorf("rollout analyze: no exposures of experiment %s in %s: its %d events are of other experiments or arms %s does not have%s",
+			return noExposures(none, "rollout analyze: no exposures of experiment %s in %s: its %d events are of other experiments or arms %s does not have%s",
 				e.Key, source, none.Events, e.Key, hint)
 		}
 		if err != nil {
@@ -218,7 +228,7 @@ func rolloutAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer
 			events = events[:0]
 		}
 		skipped, err := rollout.ReadEventsKafka(ctx, opts, func(ev rollout.Event) { events = append(events, ev) })
-		if err != nil {
+		if err != nil && (ctx.Err() == nil || reports == 0) {
 			return err
 		}
 		if ctx.Err() != nil {
@@ -232,7 +242,13 @@ func rolloutAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer
 			fmt.Fprintf(stderr, "mapguard rollout: skipped %d records that are not events\n", skipped)
 		}
 		if err := report(source); err != nil {
-			return err
+			var none *rollout.NoExposuresError
+			if !*follow || !errors.As(err, &none) {
+				return err
+			}
+			// -follow watches a rollout that may not have started yet:
+			// no exposures is news to print, not the end.
+			fmt.Fprintf(stderr, "mapguard rollout: no exposures of experiment %s in %s yet; reading again in %v\n", e.Key, source, *every)
 		}
 		if !*follow {
 			return nil
@@ -243,4 +259,19 @@ func rolloutAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer
 		case <-time.After(*every):
 		}
 	}
+}
+
+// noExposuresError is analyze's message for a source without exposures of
+// the experiment; it wraps the rollout package's error, so that -follow
+// can tell it apart and wait.
+type noExposuresError struct {
+	msg string
+	err *rollout.NoExposuresError
+}
+
+func (e *noExposuresError) Error() string { return e.msg }
+func (e *noExposuresError) Unwrap() error { return e.err }
+
+func noExposures(err *rollout.NoExposuresError, format string, args ...any) error {
+	return &noExposuresError{fmt.Sprintf(format, args...), err}
 }

@@ -246,3 +246,110 @@ experiments:
 		}
 	}
 }
+
+// TestRolloutFollowWaitsForFirstExposures pins that -follow on a topic the
+// service has not written to yet waits and reports once exposures arrive,
+// while a one-shot analyze of the same empty topic is an error.
+func TestRolloutFollowWaitsForFirstExposures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("several Kafka reads")
+	}
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "experiments.yaml", mapImplConfig)
+	c, err := kfake.NewCluster(kfake.SeedTopics(1, "exposures"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	brokers := strings.Join(c.ListenAddrs(), ",")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	w := &reportWriter{n: 1, cancel: cancel}
+	var stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"rollout", "analyze", "-config", cfg, "-experiment", "map-impl",
+			"-brokers", brokers, "-topic", "exposures", "-follow", "-every", "50ms"}, w, &stderr)
+	}()
+	// Publish only once -follow has said the topic has no exposures yet.
+	for !strings.Contains(stderr.String(), "no exposures of experiment map-impl in topic exposures") {
+		select {
+		case err := <-done:
+			t.Fatalf("analyze -follow on an empty topic returned %v before any exposure; stderr:\n%s", err, stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	sink, err := rollout.NewKafkaSink(rollout.KafkaOptions{Brokers: c.ListenAddrs(), Topic: "exposures"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		arm := []string{"syncmap", "mapguard"}[i%2]
+		if err := sink.Emit(context.Background(), rollout.Event{Experiment: "map-impl", Arm: arm, Unit: strconv.Itoa(i),
+			Metrics: map[string]float64{"ms": float64(i % 7)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("analyze -follow: %v\nstderr:\n%s", err, stderr.String())
+	}
+	if !regexp.MustCompile(`(?m)^syncmap +50 +50 `).MatchString(w.buf.String()) {
+		t.Errorf("no report of the 50 syncmap exposures:\n%s", w.buf.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestRolloutAssignExplainsAsAssignDecides pins that assign's explanation
+// follows Assign's reason: a targeting that allows the empty value accepts
+// a unit without the attribute, so a unit it does not enrol is explained
+// by its bucket, not by the missing attribute.
+func TestRolloutAssignExplainsAsAssignDecides(t *testing.T) {
+	const cfgText = `
+experiments:
+  - key: map-impl
+    salt: map-impl-2026-11
+    arms:
+      - {name: syncmap, weight: 5}
+      - {name: mapguard, weight: 10}
+    targeting: {region: ["", eu-west-1]}
+`
+	cfg := writeFile(t, t.TempDir(), "experiments.yaml", cfgText)
+	c, err := rollout.ParseConfig([]byte(cfgText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := c.Experiments[0]
+	unit := ""
+	for i := 0; unit == ""; i++ {
+		if u := "instance-" + strconv.Itoa(i); e.Assign(u, nil).Reason == "not-enrolled" {
+			unit = u
+		}
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"rollout", "assign", "-config", cfg, "-experiment", "map-impl", "-unit", unit}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); !strings.Contains(got, "no arm (not-enrolled): the unit's bucket is outside") {
+		t.Errorf("assign of a unit outside the enrolled buckets printed %q; want the bucket explanation", got)
+	}
+}
