@@ -100,13 +100,14 @@ func loadsFor(d time.Duration) ([]load, time.Duration) {
 // few operations ran for that (a slow machine, -race), 4.5 standard
 // deviations of the estimate, 1/sqrt(operations sampled), counting every
 // operation as sampled (some ran before the switch, counted exactly, so
-// the estimate is better than that).
+// the estimate is better than that), capped at 35%, so that an estimate
+// of 0, or one off by half, always fails however few operations ran.
 func tolerance(want float64, bits int) float64 {
 	floor := 0.15
 	if *soak > 1 {
 		floor = 0.02
 	}
-	return max(floor, 4.5/math.Sqrt(want/float64(int(1)<<bits)))
+	return min(0.35, max(floor, 4.5/math.Sqrt(want/float64(int(1)<<bits))))
 }
 
 // testSampleAbove is the rate above which the counting tests' maps are
