@@ -182,10 +182,12 @@ func TestInstallNeitherRootNorSudoFails(t *testing.T) {
 }
 
 func TestInstallNothingMissingRunsNoAptGet(t *testing.T) {
-	f := newFakeMachine(t, 1000, false, "gcc", "promtool", "prometheus", "chromium")
-	out, apt, err := f.run(t)
-	if err != nil || len(apt) != 0 {
-		t.Errorf("with everything installed: err %v, apt-get calls %q, output %q; want no apt-get and success", err, apt, out)
+	for _, browser := range []string{"chromium", "google-chrome"} {
+		f := newFakeMachine(t, 1000, false, "gcc", "promtool", "prometheus", browser)
+		out, apt, err := f.run(t)
+		if err != nil || len(apt) != 0 {
+			t.Errorf("with everything installed (%s): err %v, apt-get calls %q, output %q; want no apt-get and success", browser, err, apt, out)
+		}
 	}
 }
 

@@ -28,7 +28,9 @@ import (
 // (set by scripts/test, which installs it) makes that a failure.
 func chromiumPath(t *testing.T) string {
 	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
+	// Debian's chromium, or Google Chrome, which hosted CI runners
+	// (Ubuntu, where chromium is a snap) have installed.
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
 		}
