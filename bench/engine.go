@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -71,19 +72,199 @@ const sampleEvery = 16
 
 // Run runs w on a new map of the implementation named impl, with
 // GOMAXPROCS as set by the caller, until w's duration or operation count
-// is reached or ctx is done, then checks the map's final state.
+// is reached, then checks the map's final state. It is new(Runner).Run.
 func Run(ctx context.Context, impl string, w Workload) (Result, error) {
+	return new(Runner).Run(ctx, impl, w)
+}
+
+// ErrInterrupted is wrapped, with the context's error, by the error Run
+// returns when ctx is done before the run finished: its result would be
+// of a cut-short run, so there is none.
+var ErrInterrupted = errors.New("bench: run interrupted")
+
+// Runner runs workloads one at a time. It keeps the key set of the last
+// workload it ran (and the index the check uses to find a key's
+// position), so that running one workload on every implementation makes
+// them once. The zero Runner is ready to use; a Runner must not be copied
+// after first use.
+type Runner struct {
+	// mu serializes runs (each measures the whole process) and guards the
+	// cached key sets.
+	mu      sync.Mutex
+	strings *keySet[string]
+	ints    *keySet[int]
+}
+
+// stopGrace is how long Run waits, once ctx is done, for the run to stop
+// and say in which phase it was, before it returns without it.
+const stopGrace = 100 * time.Millisecond
+
+// Run runs w on a new map of the implementation named impl, with
+// GOMAXPROCS as set by the caller, until w's duration or operation count
+// is reached, then checks the map's final state.
+//
+// When ctx is done, Run returns within stopGrace an error wrapping
+// ErrInterrupted and ctx's error. The run's goroutines stop at their next
+// look at ctx: every phase (making the keys, prefilling, the run, the
+// check) looks every few milliseconds, but on a heap of many gigabytes
+// the collector can hold a goroutine that allocates for seconds, so Run
+// does not wait for them; the Runner's next Run does.
+func (r *Runner) Run(ctx context.Context, impl string, w Workload) (Result, error) {
 	if err := w.Validate(); err != nil {
 		return Result{}, err
 	}
-	if w.KeyType == "int" {
-		return run(ctx, impl, New[int, *Value], w, IntKeys(w.Keys))
+	type outcome struct {
+		res Result
+		err error
 	}
-	return run(ctx, impl, New[string, *Value], w, StringKeys(w.Keys))
+	done := make(chan outcome, 1)
+	go func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		res, err := r.run(ctx, impl, w)
+		done <- outcome{res, err}
+	}()
+	select {
+	case o := <-done:
+		return o.res, o.err
+	case <-ctx.Done():
+	}
+	select {
+	case o := <-done:
+		return o.res, o.err // its error names the phase
+	case <-time.After(stopGrace):
+		return Result{}, fmt.Errorf("%w: %s on %s, still stopping: %w", ErrInterrupted, w.Name, impl, ctx.Err())
+	}
 }
 
-// zipfTable maps uniform draws to key indices with a zipf distribution,
-// precomputed so that a draw costs the same for every implementation.
+// run is Run, called with r.mu held.
+func (r *Runner) run(ctx context.Context, impl string, w Workload) (Result, error) {
+	interrupted := func(phase string, err error) error {
+		return fmt.Errorf("%w: %s on %s, while %s: %w", ErrInterrupted, w.Name, impl, phase, err)
+	}
+	if w.KeyType == "int" {
+		if r.ints == nil || len(r.ints.keys) != w.Keys {
+			r.ints, r.strings = nil, nil // let the old sets go before making the new one
+			enterPhase("making the keys")
+			ks, err := newIntKeySet(ctx, w.Keys)
+			if err != nil {
+				return Result{}, interrupted("making the keys", err)
+			}
+			r.ints = ks
+		}
+		return run(ctx, impl, New[int, *Value], w, r.ints)
+	}
+	if r.strings == nil || len(r.strings.keys) != w.Keys {
+		r.ints, r.strings = nil, nil
+		enterPhase("making the keys")
+		ks, err := newStringKeySet(ctx, w.Keys)
+		if err != nil {
+			return Result{}, interrupted("making the keys", err)
+		}
+		r.strings = ks
+	}
+	return run(ctx, impl, New[string, *Value], w, r.strings)
+}
+
+// keySet is a workload's keys and a way back from a key to its position,
+// and the values its prefill stores (no run changes a Value it stored:
+// every write stores a new one).
+type keySet[K comparable] struct {
+	keys      []K
+	indexOf   func(K) (int, bool)
+	vals      []*Value // vals[i] is key i's prefill value, Value{N: i}
+	valueSize int      // of vals' payloads
+}
+
+// values returns the prefill values of the first n keys, with payloads of
+// size bytes, making them unless the last call made them.
+func (ks *keySet[K]) values(ctx context.Context, n, size int) ([]*Value, error) {
+	if len(ks.vals) >= n && ks.valueSize == size {
+		return ks.vals[:n], nil
+	}
+	ks.vals = nil // let the old ones go first
+	vals := make([]*Value, n)
+	for i := range vals {
+		if i%cancelEvery == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		vals[i] = &Value{N: int64(i), Data: make([]byte, size)}
+	}
+	ks.vals, ks.valueSize = vals, size
+	return vals, nil
+}
+
+// enterPhase is called as a run enters each of its phases, named as
+// its ErrInterrupted error names them; tests hook it.
+var enterPhase = func(phase string) {}
+
+// cancelEvery is how many steps of a long loop (making keys, prefilling,
+// checking) run between two looks at the context: a few milliseconds of
+// work at most.
+const cancelEvery = 1 << 12
+
+func newIntKeySet(ctx context.Context, n int) (*keySet[int], error) {
+	keys := make([]int, n)
+	for i := range keys {
+		if i%cancelEvery == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		keys[i] = i
+	}
+	return &keySet[int]{keys: keys, indexOf: func(k int) (int, bool) { return k, k >= 0 && k < n }}, nil
+}
+
+func newStringKeySet(ctx context.Context, n int) (*keySet[string], error) {
+	keys, err := stringKeys(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	// No size hint: make(map, n) sets up every slot at once, which for
+	// tens of millions of keys takes seconds that cannot be interrupted;
+	// grown one insert at a time, the map splits a table at a time.
+	index := map[string]int{}
+	for i, k := range keys {
+		if i%cancelEvery == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		index[k] = i
+	}
+	return &keySet[string]{keys: keys, indexOf: func(k string) (int, bool) { i, ok := index[k]; return i, ok }}, nil
+}
+
+// collect runs a full garbage collection, and returns early (leaving it
+// to finish in the background) when ctx is done first: a collection of a
+// heap of many gigabytes takes seconds.
+func collect(ctx context.Context) error {
+	enterPhase("collecting garbage")
+	done := make(chan struct{})
+	go func() {
+		runtime.GC()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// median returns the median of xs, sorting it: the mean of the middle two
+// for an even count. xs must not be empty.
+func median(xs []time.Duration) time.Duration {
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	a, b := xs[n/2-1], xs[n/2]
+	return a + (b-a)/2
+}
+
+// keyPicker maps uniform draws to key indices, uniformly or with a zipf
+// distribution whose draws are precomputed, so that a draw costs the
+// same for every implementation.
 type keyPicker struct {
 	n     uint64
 	table []uint32 // zipf: 1<<16 precomputed draws; nil for uniform
@@ -123,7 +304,11 @@ type model struct {
 	mismatch string
 }
 
-func run[K comparable](ctx context.Context, impl string, newMap func(string) (Map[K, *Value], error), w Workload, keys []K) (Result, error) {
+func run[K comparable](ctx context.Context, impl string, newMap func(string) (Map[K, *Value], error), w Workload, ks *keySet[K]) (Result, error) {
+	keys := ks.keys
+	interrupted := func(phase string, err error) (Result, error) {
+		return Result{}, fmt.Errorf("%w: %s on %s, while %s: %w", ErrInterrupted, w.Name, impl, phase, err)
+	}
 	res := Result{Workload: w.Name, Impl: impl, GOMAXPROCS: runtime.GOMAXPROCS(0), Latency: map[string]Quantiles{}}
 	g := w.Goroutines
 	if g == 0 {
@@ -141,36 +326,46 @@ func run[K comparable](ctx context.Context, impl string, newMap func(string) (Ma
 	}
 	shared := writeKinds == 1 && (w.Mix["loadorstore"] > 0 || w.Mix["compute"] > 0)
 
-	runtime.GC()
+	prefilled := int(w.Prefill * float64(len(keys)))
+	enterPhase("making the values")
+	vals, err := ks.values(ctx, prefilled, w.ValueSize)
+	if err != nil {
+		return interrupted("making the values", err)
+	}
+	if err := collect(ctx); err != nil {
+		return interrupted("collecting garbage", err)
+	}
 	var ms0 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 	m, err := newMap(impl)
 	if err != nil {
 		return res, err
 	}
-	prefilled := int(w.Prefill * float64(len(keys)))
 	if prefilled > 0 {
-		vals := make([]*Value, prefilled)
-		for i := range vals {
-			vals[i] = &Value{N: int64(i), Data: make([]byte, w.ValueSize)}
-		}
-		if bs, ok := m.(interface {
-			batchStore(keys []K, value func(i int) *Value)
-		}); ok {
-			bs.batchStore(keys[:prefilled], func(i int) *Value { return vals[i] })
+		enterPhase("prefilling")
+		if bs, ok := m.(batchStorer[K, *Value]); ok {
+			if !bs.batchStore(keys[:prefilled], func(i int) *Value { return vals[i] }, func() bool { return ctx.Err() != nil }) {
+				return interrupted("prefilling", ctx.Err())
+			}
 		} else {
 			for i, k := range keys[:prefilled] {
+				if i%cancelEvery == 0 && ctx.Err() != nil {
+					return interrupted("prefilling", ctx.Err())
+				}
 				m.Store(k, vals[i])
 			}
 		}
-		runtime.GC()
+		if err := collect(ctx); err != nil {
+			return interrupted("collecting garbage", err)
+		}
 		var ms1 runtime.MemStats
 		runtime.ReadMemStats(&ms1)
-		payload := prefilled * (16 + 24 + w.ValueSize) // the Values themselves, which every map shares
-		res.BytesPerEntry = float64(int64(ms1.HeapAlloc)-int64(ms0.HeapAlloc)-int64(payload)) / float64(prefilled)
+		// The keys and values were made before ms0: the difference is the map's.
+		res.BytesPerEntry = float64(int64(ms1.HeapAlloc)-int64(ms0.HeapAlloc)) / float64(prefilled)
 	}
 	picker := newKeyPicker(w)
 
+	enterPhase("preparing the check")
 	models := make([]*model, g)
 	for i := range models {
 		md := &model{}
@@ -179,12 +374,18 @@ func run[K comparable](ctx context.Context, impl string, newMap func(string) (Ma
 			md.winners = make([]int64, len(keys))
 			md.seen = make([]int64, len(keys))
 			for k := range md.seen {
+				if k%cancelEvery == 0 && ctx.Err() != nil {
+					return interrupted("preparing the check", ctx.Err())
+				}
 				md.seen[k] = -1
 			}
 		} else {
 			md.present = make([]bool, len(keys))
 			md.value = make([]int64, len(keys))
 			for k := i; k < prefilled; k += g {
+				if k%cancelEvery == i && ctx.Err() != nil {
+					return interrupted("preparing the check", ctx.Err())
+				}
 				md.present[k], md.value[k] = true, int64(k)
 			}
 		}
@@ -203,7 +404,8 @@ func run[K comparable](ctx context.Context, impl string, newMap func(string) (Ma
 		{Name: "/gc/cycles/total:gc-cycles"},
 		{Name: "/cpu/classes/gc/total:cpu-seconds"},
 	}
-	runtime.GC()
+	// No collection here: the one after the prefill left the heap to the
+	// map, and the records above are small beside it.
 	metrics.Read(gcSamples)
 	cycles0, gccpu0 := gcSamples[0].Value.Uint64(), gcSamples[1].Value.Float64()
 	pauses0 := gcpause.Read()
@@ -219,6 +421,7 @@ func run[K comparable](ctx context.Context, impl string, newMap func(string) (Ma
 		passMu  sync.Mutex
 		seqBase = int64(len(keys)) // values above every prefill index
 	)
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if w.Duration > 0 {
@@ -226,12 +429,20 @@ func run[K comparable](ctx context.Context, impl string, newMap func(string) (Ma
 		defer cancel()
 	}
 	go func() { <-ctx.Done(); stop.Store(true) }()
+	// A Range pass stops midway only when the caller's ctx is done (one
+	// pass over a map of many millions of keys takes seconds); at the end
+	// of the run's duration it finishes.
+	var halt atomic.Bool
+	defer context.AfterFunc(parent, func() { halt.Store(true) })()
+	pass := func(K, *Value) bool { return !halt.Load() }
 
 	for range w.Rangers {
 		aux.Go(func() {
-			for !stop.Load() {
+			// At least one pass, even when the run ends before this
+			// goroutine gets a CPU.
+			for first := true; first || !stop.Load(); first = false {
 				t0 := time.Now()
-				m.Range(func(K, *Value) bool { return true })
+				m.Range(pass)
 				d := time.Since(t0)
 				passMu.Lock()
 				passes = append(passes, d)
@@ -267,6 +478,10 @@ func run[K comparable](ctx context.Context, impl string, newMap func(string) (Ma
 		perG = max(1, w.Ops/int64(g))
 	}
 	start := time.Now()
+	deadline := start.Add(time.Duration(math.MaxInt64 / 2))
+	if w.Duration > 0 {
+		deadline = start.Add(w.Duration)
+	}
 	for id := range g {
 		wg.Go(func() {
 			md := models[id]
@@ -275,7 +490,9 @@ func run[K comparable](ctx context.Context, impl string, newMap func(string) (Ma
 			seq := seqBase + int64(id)
 			var n int64
 			for n < perG && !stop.Load() {
-				for range 64 {
+				// Look at stop after each operation, not each 64: one
+				// ReadMostly write on a large map takes milliseconds.
+				for i := 0; i < 64 && !stop.Load(); i++ {
 					x := r.next()
 					ki := picker.pick(x)
 					p := int((x >> 40) % 100)
@@ -345,10 +562,17 @@ func run[K comparable](ctx context.Context, impl string, newMap func(string) (Ma
 							}
 						}
 					case OpRange:
-						m.Range(func(K, *Value) bool { return true })
+						m.Range(pass)
 					}
 					if sampled {
-						h[op].RecordValue(int64(time.Since(t0)))
+						now := time.Now()
+						h[op].RecordValue(int64(now.Sub(t0)))
+						// The goroutines end the run themselves at its
+						// deadline: the timer's goroutine may wait for a
+						// CPU 10 ms and more on a busy machine.
+						if now.After(deadline) {
+							stop.Store(true)
+						}
 					}
 					n++
 				}
@@ -356,10 +580,14 @@ func run[K comparable](ctx context.Context, impl string, newMap func(string) (Ma
 			total.Add(n)
 		})
 	}
+	enterPhase("running")
 	wg.Wait()
 	res.Elapsed = time.Since(start)
 	stop.Store(true)
 	aux.Wait()
+	if err := parent.Err(); err != nil {
+		return interrupted("running", err)
+	}
 
 	var ms2 runtime.MemStats
 	runtime.ReadMemStats(&ms2)
@@ -393,44 +621,67 @@ func run[K comparable](ctx context.Context, impl string, newMap func(string) (Ma
 		}
 	}
 	if len(passes) > 0 {
-		slices.Sort(passes)
 		res.RangePasses = len(passes)
-		res.RangePass = passes[len(passes)/2]
+		res.RangePass = median(passes)
 	}
-	res.Check = check(m, keys, models, shared, prefilled)
+	enterPhase("checking the final state")
+	res.Check, err = check(parent, m, ks, models, shared, prefilled)
+	if err != nil {
+		return interrupted("checking the final state", err)
+	}
 	runtime.KeepAlive(m)
 	return res, nil
 }
 
+// batchStorer is a map that stores many keys at once more cheaply than
+// one by one (ReadMostly: one copy instead of one per key). batchStore
+// stores keys with values value(i), looking at stop every cancelEvery
+// keys; when stop says so it stores nothing and returns false.
+type batchStorer[K comparable, V any] interface {
+	batchStore(keys []K, value func(i int) V, stop func() bool) bool
+}
+
 // check compares the map's final state with what the goroutines did, and
-// returns "" if they agree.
-func check[K comparable](m Map[K, *Value], keys []K, models []*model, shared bool, prefilled int) string {
+// returns "" if they agree. It returns ctx's error if ctx is done first.
+func check[K comparable](ctx context.Context, m Map[K, *Value], ks *keySet[K], models []*model, shared bool, prefilled int) (string, error) {
 	for _, md := range models {
 		if md.mismatch != "" {
-			return md.mismatch
+			return md.mismatch, nil
 		}
 	}
-	index := make(map[K]int, len(keys))
-	for i, k := range keys {
-		index[k] = i
-	}
-	final := make(map[int]int64, len(keys))
-	dup := ""
+	keys := ks.keys
+	final := make([]int64, len(keys))
+	found := make([]bool, len(keys))
+	problem := ""
+	visited := 0
 	m.Range(func(k K, v *Value) bool {
-		i := index[k]
-		if _, ok := final[i]; ok {
-			dup = fmt.Sprintf("Range visited key %d twice", i)
+		if visited++; visited%cancelEvery == 0 && ctx.Err() != nil {
 			return false
 		}
-		final[i] = v.N
-		return true
+		i, ok := ks.indexOf(k)
+		switch {
+		case !ok:
+			problem = fmt.Sprintf("Range visited key %v, which the workload never used", k)
+		case found[i]:
+			problem = fmt.Sprintf("Range visited key %d twice", i)
+		default:
+			final[i], found[i] = v.N, true
+			return true
+		}
+		return false
 	})
-	if dup != "" {
-		return dup
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if problem != "" {
+		return problem, nil
 	}
 	g := len(models)
 	for i := range keys {
-		got, ok := final[i]
+		if i%cancelEvery == 0 && ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		got, ok := final[i], found[i]
 		if shared {
 			var incs, winners int64
 			seen := int64(-1)
@@ -439,7 +690,7 @@ func check[K comparable](m Map[K, *Value], keys []K, models []*model, shared boo
 				winners += md.winners[i]
 				if s := md.seen[i]; s >= 0 {
 					if seen >= 0 && s != seen {
-						return fmt.Sprintf("key %d: LoadOrStore returned two different values, %d and %d", i, seen, s)
+						return fmt.Sprintf("key %d: LoadOrStore returned two different values, %d and %d", i, seen, s), nil
 					}
 					seen = s
 				}
@@ -453,19 +704,19 @@ func check[K comparable](m Map[K, *Value], keys []K, models []*model, shared boo
 			}
 			switch {
 			case winners > 1 || winners == 1 && i < prefilled:
-				return fmt.Sprintf("key %d: %d LoadOrStores stored a value; want at most one winner", i, winners)
+				return fmt.Sprintf("key %d: %d LoadOrStores stored a value; want at most one winner", i, winners), nil
 			case seen >= 0:
 				want, wantOK = seen, true
 			}
 			if ok != wantOK || got != want {
-				return fmt.Sprintf("key %d: map holds %d (present %v); the goroutines' operations leave %d (present %v)", i, got, ok, want, wantOK)
+				return fmt.Sprintf("key %d: map holds %d (present %v); the goroutines' operations leave %d (present %v)", i, got, ok, want, wantOK), nil
 			}
 			continue
 		}
 		md := models[i%g]
 		if ok != md.present[i] || ok && got != md.value[i] {
-			return fmt.Sprintf("key %d: map holds %d (present %v); its owner's last write left %d (present %v)", i, got, ok, md.value[i], md.present[i])
+			return fmt.Sprintf("key %d: map holds %d (present %v); its owner's last write left %d (present %v)", i, got, ok, md.value[i], md.present[i]), nil
 		}
 	}
-	return ""
+	return "", nil
 }

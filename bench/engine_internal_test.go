@@ -46,7 +46,11 @@ func TestCheckCatchesLostWrites(t *testing.T) {
 			return &lossyMap[int, *Value]{Map: m}, err
 		}
 		w.KeyType = "int"
-		res, err := run(context.Background(), "mutex", newLossy, w, IntKeys(w.Keys))
+		ks, err := newIntKeySet(context.Background(), w.Keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := run(context.Background(), "mutex", newLossy, w, ks)
 		if err != nil {
 			t.Fatal(err)
 		}

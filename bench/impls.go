@@ -5,6 +5,7 @@
 package bench
 
 import (
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"slices"
@@ -525,12 +526,19 @@ func (r *readMostly[K, V]) Compute(key K, fn func(V, bool) (V, mapguard.ComputeO
 	return res, ok
 }
 
-// batchStore stores every key with values from value(i) in one copy.
-func (r *readMostly[K, V]) batchStore(keys []K, value func(i int) V) {
-	r.Update(func(tx *mapguard.Tx[K, V]) error {
+// errStopped aborts a batchStore's transaction.
+var errStopped = errors.New("bench: batch store stopped")
+
+// batchStore stores every key with values from value(i) in one copy; it
+// stores nothing and returns false if stop says so first.
+func (r *readMostly[K, V]) batchStore(keys []K, value func(i int) V, stop func() bool) bool {
+	return r.Update(func(tx *mapguard.Tx[K, V]) error {
 		for i, k := range keys {
+			if i%cancelEvery == 0 && stop() {
+				return errStopped
+			}
 			tx.Store(k, value(i))
 		}
 		return nil
-	})
+	}) == nil
 }

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"runtime/metrics"
@@ -35,11 +36,20 @@ const HotKeys = 10
 // StringKeys returns n distinct 16-byte keys, like the IDs of a session
 // table.
 func StringKeys(n int) []string {
+	keys, _ := stringKeys(context.Background(), n)
+	return keys
+}
+
+// stringKeys is StringKeys, returning ctx's error if ctx is done first.
+func stringKeys(ctx context.Context, n int) ([]string, error) {
 	keys := make([]string, n)
 	for i := range keys {
+		if i%cancelEvery == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		keys[i] = fmt.Sprintf("sess-%011x", uint64(i)*0x9e3779b97f4a7c15>>20)
 	}
-	return keys
+	return keys, nil
 }
 
 // IntKeys returns n distinct int keys: sequential IDs, the common case.
@@ -54,10 +64,8 @@ func IntKeys(n int) []int {
 // Fill stores every key, with its index as the value. A map whose writes
 // copy it (ReadMostly) is filled with one batch, not one copy per key.
 func Fill[K comparable](m Map[K, int], keys []K) {
-	if bs, ok := m.(interface {
-		batchStore(keys []K, value func(i int) int)
-	}); ok {
-		bs.batchStore(keys, func(i int) int { return i })
+	if bs, ok := m.(batchStorer[K, int]); ok {
+		bs.batchStore(keys, func(i int) int { return i }, func() bool { return false })
 		return
 	}
 	for i, k := range keys {

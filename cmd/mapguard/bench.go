@@ -26,14 +26,27 @@ type benchConfig struct {
 	format    string // table, benchfmt or json
 	html      string // report file, or ""
 	color     bool   // ANSI colour in the table
+	wide      bool   // the table shows every column, however wide
+	force     bool   // run even if the memory estimate exceeds what is available
 }
+
+// Defaults of the run that `go run ./cmd/mapguard bench` does: six
+// presets on ten implementations in three interleaved rounds, 180 runs,
+// each short enough that the whole fits in a minute on 2 cores.
+const (
+	defaultRounds   = 3
+	defaultDuration = 120 * time.Millisecond
+)
+
+// availableMemory says how much memory the run may use; tests replace it.
+var availableMemory = bench.AvailableMemory
 
 func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	fs := flag.NewFlagSet("mapguard bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	presets := fs.String("preset", strings.Join(bench.PresetNames(), ","), "comma-separated presets to run")
 	file := fs.String("workload", "", "YAML `file` of workloads to run instead of the presets")
-	duration := fs.Duration("duration", 500*time.Millisecond, "time per run (one workload on one implementation at one -cpu)")
+	duration := fs.Duration("duration", defaultDuration, "time per run (one workload on one implementation at one -cpu)")
 	mix := fs.String("mix", "", "define a workload instead of the presets: op=percent pairs, e.g. load=90,store=8,delete=2 (ops: "+strings.Join(bench.OpNames(), ", ")+")")
 	keys := fs.Int("keys", 1<<16, "distinct keys (with -mix; overrides the presets' when set)")
 	keyType := fs.String("key-type", "string", "key type: string or int (with -mix; overrides the presets' when set)")
@@ -45,11 +58,13 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	ops := fs.Int64("ops", 0, "stop each run after this many operations (0: run for -duration)")
 	impls := fs.String("impl", strings.Join(bench.Names(), ","), "comma-separated implementations to compare")
 	cpus := fs.String("cpu", strconv.Itoa(runtime.GOMAXPROCS(0)), "comma-separated GOMAXPROCS values")
-	rounds := fs.Int("rounds", 1, "interleaved rounds: every implementation runs once per round")
-	baseline := fs.String("baseline", "syncmap", "implementation the ratios are against")
-	format := fs.String("format", "table", "output: table or benchfmt (Go benchmark format, for benchstat)")
-	asJSON := fs.Bool("json", false, "print machine-readable JSON results instead of the table")
+	rounds := fs.Int("rounds", defaultRounds, "interleaved rounds: every implementation runs once per round; the table shows the median and warns of a wide spread")
+	baseline := fs.String("baseline", "syncmap", "implementation the ratios are against (added to -impl, with a note, if -impl lacks it)")
+	format := fs.String("format", "table", "output: table, benchfmt (Go benchmark format, for benchstat) or json")
+	asJSON := fs.Bool("json", false, "print machine-readable JSON results instead of the table (same as -format json)")
 	html := fs.String("html", "", "also write a self-contained HTML report with SVG charts to `file`")
+	wide := fs.Bool("wide", false, "show every column of the table (min-max, spread, B/op, GC pause), however wide; by default it fits 100 columns")
+	force := fs.Bool("force", false, "run even when the estimated memory exceeds what the machine or its cgroup has available")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: mapguard bench [flags]\n\n"+
 			"Runs workloads on every implementation side by side, in interleaved rounds,\n"+
@@ -69,12 +84,15 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
-	cfg := &benchConfig{rounds: *rounds, baseline: *baseline, html: *html, format: *format}
-	if *asJSON {
-		cfg.format = "json"
-	}
+	cfg := &benchConfig{rounds: *rounds, baseline: *baseline, html: *html, format: *format, wide: *wide, force: *force}
 	if cfg.format != "table" && cfg.format != "benchfmt" && cfg.format != "json" {
-		return nil, usagef("-format must be table or benchfmt, got %q", *format)
+		return nil, usagef("-format must be table, benchfmt or json, got %q", *format)
+	}
+	if *asJSON {
+		if set["format"] && cfg.format != "json" {
+			return nil, usagef("-json and -format %s ask for two outputs; give one", cfg.format)
+		}
+		cfg.format = "json"
 	}
 	if *duration <= 0 {
 		return nil, usagef("-duration must be positive, got %v", *duration)
@@ -100,6 +118,11 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	}
 	if !slices.Contains(bench.Names(), cfg.baseline) {
 		return nil, usagef("unknown -baseline %q (known: %s)", cfg.baseline, strings.Join(bench.Names(), ", "))
+	}
+	if !slices.Contains(cfg.impls, cfg.baseline) {
+		// Without it every ratio would be "-": run it too, first.
+		fmt.Fprintf(stderr, "mapguard bench: note: -impl lacks the baseline %s; running it too, so that the ratios have something to be against (or pick a -baseline from -impl)\n", cfg.baseline)
+		cfg.impls = append([]string{cfg.baseline}, cfg.impls...)
 	}
 
 	// override applies the explicitly set workload flags to w.
@@ -161,6 +184,9 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 			if i < 0 {
 				return nil, usagef("unknown preset %q in -preset (known: %s)", name, strings.Join(bench.PresetNames(), ", "))
 			}
+			if slices.ContainsFunc(cfg.workloads, func(w bench.Workload) bool { return w.Name == all[i].Name }) {
+				continue // named twice: run once, as -impl does
+			}
 			w := all[i]
 			override(&w)
 			cfg.workloads = append(cfg.workloads, w)
@@ -194,10 +220,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	estimate *= time.Duration(cfg.rounds * len(cfg.cpus) * len(cfg.impls))
 	progress := newProgress(stderr, total, estimate > 2*time.Second && isTerminal(stderr))
+	if err := checkMemory(cfg, stderr); err != nil {
+		return err
+	}
 
 	// Warm up: run every workload on every implementation briefly and
 	// discard the results, so that the first round does not pay for page
 	// faults, the GC pacer's start and CPU frequency ramp-up alone.
+	runner := new(bench.Runner)
+	var interrupted error
+	phase := "the warm-up"
+warmUp:
 	for _, w := range cfg.workloads {
 		wu := w
 		wu.Duration, wu.Ops = min(w.Duration/5, 100*time.Millisecond), 0
@@ -205,11 +238,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			wu.Duration = 10 * time.Millisecond
 		}
 		for _, impl := range cfg.impls {
-			if ctx.Err() != nil {
-				break
-			}
 			progress.step(0, fmt.Sprintf("warm-up: %s on %s", w.Name, impl))
-			if _, err := bench.Run(ctx, impl, wu); err != nil {
+			if _, err := runner.Run(ctx, impl, wu); err != nil {
+				if errors.Is(err, bench.ErrInterrupted) {
+					interrupted = err
+					break warmUp
+				}
 				return err
 			}
 		}
@@ -221,26 +255,25 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	prevProcs := runtime.GOMAXPROCS(0)
 	defer runtime.GOMAXPROCS(prevProcs)
 	roundsDone := 0
-	var interrupted error
 rounds:
 	for round := range cfg.rounds {
+		if interrupted != nil {
+			break
+		}
+		phase = fmt.Sprintf("round %d", round+1)
 		var thisRound []bench.Result
 		for _, cpu := range cfg.cpus {
 			runtime.GOMAXPROCS(cpu)
 			for _, w := range cfg.workloads {
 				for _, impl := range cfg.impls {
-					if err := ctx.Err(); err != nil {
-						interrupted = err
-						break rounds
-					}
 					progress.step(done, fmt.Sprintf("round %d/%d: %s on %s, -cpu %d", round+1, cfg.rounds, w.Name, impl, cpu))
-					res, err := bench.Run(ctx, impl, w)
+					res, err := runner.Run(ctx, impl, w)
 					if err != nil {
+						if errors.Is(err, bench.ErrInterrupted) {
+							interrupted = err // the round is cut short: drop it
+							break rounds
+						}
 						return err
-					}
-					if err := ctx.Err(); err != nil {
-						interrupted = err // the run was cut short: drop it
-						break rounds
 					}
 					thisRound = append(thisRound, res)
 					done++
@@ -276,10 +309,29 @@ rounds:
 		}
 	}
 	if interrupted != nil {
-		return fmt.Errorf("interrupted after %d of %d rounds: %w", roundsDone, cfg.rounds, interrupted)
+		return fmt.Errorf("interrupted during %s, after %d of %d rounds: %w", phase, roundsDone, cfg.rounds, interrupted)
 	}
 	if failed := rep.failures(); len(failed) > 0 {
 		return fmt.Errorf("correctness check failed: %s", strings.Join(failed, "; "))
+	}
+	return nil
+}
+
+// checkMemory refuses a run whose estimated peak memory exceeds what the
+// machine or its cgroup has available, unless cfg.force; where the
+// available memory cannot be read it says so on stderr and lets the run go.
+func checkMemory(cfg *benchConfig, stderr io.Writer) error {
+	est := bench.EstimateMemory(cfg.workloads, cfg.impls, slices.Max(cfg.cpus))
+	avail, err := availableMemory()
+	switch {
+	case err != nil:
+		fmt.Fprintf(stderr, "mapguard bench: note: the run needs %s; %v, so it is not checked\n", est, err)
+	case est.Peak <= avail.Bytes:
+	case cfg.force:
+		fmt.Fprintf(stderr, "mapguard bench: note: -force: the run needs %s, more than the %s available (%s)\n", est, bench.FormatBytes(avail.Bytes), avail.Source)
+	default:
+		return usagef("the run needs %s, more than the %s available (%s); lower -keys or -value-size, or give -force to run anyway",
+			est, bench.FormatBytes(avail.Bytes), avail.Source)
 	}
 	return nil
 }

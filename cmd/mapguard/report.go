@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mapguard/mapguard/bench"
 )
@@ -66,10 +67,16 @@ type summary struct {
 	check                string
 }
 
+// median returns the median of xs, which must not be empty: the middle
+// value, or the mean of the middle two for an even count.
 func median[T int64 | float64 | time.Duration | uint64](xs []T) T {
 	s := slices.Clone(xs)
 	slices.Sort(s)
-	return s[len(s)/2]
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return s[n/2-1] + (s[n/2]-s[n/2-1])/2 // no overflow: s is sorted
 }
 
 // mainOp is the operation with the largest share of w's mix.
@@ -123,8 +130,12 @@ func fmtDur(d time.Duration) string {
 		return fmt.Sprintf("%dns", d.Nanoseconds())
 	case d < time.Millisecond:
 		return fmt.Sprintf("%.1fµs", float64(d)/1e3)
-	default:
+	case d < 100*time.Millisecond:
 		return fmt.Sprintf("%.2fms", float64(d)/1e6)
+	case d < time.Second:
+		return fmt.Sprintf("%.1fms", float64(d)/1e6) // at most 7 columns, as the others
+	default:
+		return fmt.Sprintf("%.2fs", d.Seconds())
 	}
 }
 
@@ -157,10 +168,129 @@ func describeWorkload(w bench.Workload) string {
 		strings.Join(mix, " "), w.Keys, w.KeyType, dist, w.ValueSize, 100*w.Prefill, extra)
 }
 
+// tableWidth is the width, in columns, the table fits without -wide: a
+// terminal split beside an editor, and an 80-column one with little lost.
+const tableWidth = 100
+
+// column is one column of the table.
+type column struct {
+	head string
+	wide bool // shown only with -wide
+	cell func(s, base summary) string
+}
+
+// columns returns the table's columns for w.
+func (r *report) columns(w bench.Workload) []column {
+	op := mainOp(w)
+	latency := func(q func(s summary) time.Duration) func(s, base summary) string {
+		return func(s, _ summary) string { return fmtDur(q(s)) }
+	}
+	cols := []column{
+		{head: "ns/op", cell: func(s, _ summary) string {
+			if !r.cfg.wide && s.spread > wideSpread {
+				return fmtNs(s.nsPerOp) + "!"
+			}
+			return fmtNs(s.nsPerOp)
+		}},
+		{head: "min-max", wide: true, cell: func(s, _ summary) string {
+			spread := ""
+			if s.spread > wideSpread {
+				spread = " !"
+			}
+			return fmt.Sprintf("%s-%s%s", fmtNs(s.minNs), fmtNs(s.maxNs), spread)
+		}},
+		{head: "vs " + r.cfg.baseline, cell: func(s, base summary) string {
+			if !base.ok {
+				return "-"
+			}
+			return fmt.Sprintf("%.2fx", s.nsPerOp/base.nsPerOp)
+		}},
+		{head: "p50", cell: latency(func(s summary) time.Duration { return s.p50 })},
+		{head: "p99", cell: latency(func(s summary) time.Duration { return s.p99 })},
+		{head: "p99.9", wide: true, cell: latency(func(s summary) time.Duration { return s.p999 })},
+		{head: "allocs", cell: func(s, _ summary) string { return fmt.Sprintf("%.2f", s.allocs) }},
+		{head: "B/op", wide: true, cell: func(s, _ summary) string { return fmt.Sprintf("%.0f", s.bytes) }},
+		{head: "B/entry", cell: func(s, _ summary) string {
+			if s.entry > 0 {
+				return fmt.Sprintf("%.0f", s.entry)
+			}
+			return "-"
+		}},
+		{head: "GCs", cell: func(s, _ summary) string { return fmt.Sprint(s.gcCycles) }},
+		{head: "pause p99", wide: true, cell: latency(func(s summary) time.Duration { return s.pauseP99 })},
+	}
+	if r.cfg.wide {
+		cols[3].head = op + " p50"
+		cols[6].head = "allocs/op"
+	}
+	if w.Rangers > 0 {
+		cols = append(cols, column{head: "range pass", cell: latency(func(s summary) time.Duration { return s.rangePass })})
+	}
+	var shown []column
+	for _, c := range cols {
+		if r.cfg.wide || !c.wide {
+			shown = append(shown, c)
+		}
+	}
+	return shown
+}
+
+// text writes a paragraph: wrapped to tableWidth, continuation lines
+// indented, unless the table is wide.
+func (r *report) text(out io.Writer, format string, args ...any) {
+	s := fmt.Sprintf(format, args...)
+	if !r.cfg.wide {
+		s = wrap(s, tableWidth, "  ")
+	}
+	fmt.Fprintln(out, s)
+}
+
+// wrap breaks s at spaces into lines of at most width runes, indenting
+// every line after the first by indent (shorter than width); a word
+// longer than a line is cut.
+func wrap(s string, width int, indent string) string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		if line != "" && utf8.RuneCountInString(line)+1+utf8.RuneCountInString(word) <= width {
+			line += " " + word
+			continue
+		}
+		if line != "" {
+			lines = append(lines, line)
+		}
+		if len(lines) > 0 {
+			word = indent + word
+		}
+		line = word
+		for utf8.RuneCountInString(line) > width {
+			rs := []rune(line)
+			lines = append(lines, string(rs[:width]))
+			line = indent + string(rs[width:])
+		}
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// plural returns "1 round", "3 rounds".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 func (r *report) writeTable(out io.Writer) error {
-	fmt.Fprintf(out, "mapguard bench: %d workloads x %d implementations, -cpu %v, %d round(s) of %d; %s, %d cores, %s %s/%s\n",
-		len(r.cfg.workloads), len(r.cfg.impls), r.cfg.cpus, r.rounds, r.cfg.rounds,
-		r.machine.CPU, r.machine.Cores, r.machine.GoVersion, r.machine.GOOS, r.machine.GOARCH)
+	var cpus []string
+	for _, c := range r.cfg.cpus {
+		cpus = append(cpus, fmt.Sprint(c))
+	}
+	r.text(out, "mapguard bench: %s x %s, -cpu %s, %d of %s",
+		plural(len(r.cfg.workloads), "workload"), plural(len(r.cfg.impls), "implementation"), strings.Join(cpus, ","), r.rounds, plural(r.cfg.rounds, "round"))
+	r.text(out, "machine: %s, %d cores, %s %s/%s", r.machine.CPU, r.machine.Cores, r.machine.GoVersion, r.machine.GOOS, r.machine.GOARCH)
 	if r.rounds == 0 {
 		_, err := fmt.Fprintln(out, "no round finished")
 		return err
@@ -168,37 +298,29 @@ func (r *report) writeTable(out io.Writer) error {
 	noisy := false
 	for _, cpu := range r.cfg.cpus {
 		for _, w := range r.cfg.workloads {
-			fmt.Fprintf(out, "\n%s, GOMAXPROCS=%d: %s\n", w.Name, cpu, describeWorkload(w))
+			fmt.Fprintln(out)
+			r.text(out, "%s, GOMAXPROCS=%d: %s; latencies of %s", w.Name, cpu, describeWorkload(w), mainOp(w))
+			cols := r.columns(w)
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-			op := mainOp(w)
-			fmt.Fprintf(tw, "impl\tns/op\tmin-max\tvs %s\t%s p50\tp99\tp99.9\tallocs/op\tB/op\tB/entry\tGCs\tpause p99\t", r.cfg.baseline, op)
-			if w.Rangers > 0 {
-				fmt.Fprint(tw, "range pass\t")
+			fmt.Fprint(tw, "impl\t")
+			for _, c := range cols {
+				fmt.Fprintf(tw, "%s\t", c.head)
 			}
-			fmt.Fprintln(tw, "check\t")
+			// check is the text after the last tab, outside every column,
+			// so that its colour codes do not widen a column.
+			fmt.Fprintln(tw, " check")
 			base := r.summarize(w, cpu, r.cfg.baseline)
 			for _, impl := range r.cfg.impls {
 				s := r.summarize(w, cpu, impl)
 				if !s.ok {
 					continue
 				}
-				ratio := "-"
-				if base.ok {
-					ratio = fmt.Sprintf("%.2fx", s.nsPerOp/base.nsPerOp)
-				}
-				spread := ""
 				if s.spread > wideSpread {
-					spread, noisy = " !", true
+					noisy = true
 				}
-				entry := "-"
-				if s.entry > 0 {
-					entry = fmt.Sprintf("%.0f", s.entry)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s-%s%s\t%s\t%s\t%s\t%s\t%.2f\t%.0f\t%s\t%d\t%s\t",
-					impl, fmtNs(s.nsPerOp), fmtNs(s.minNs), fmtNs(s.maxNs), spread, ratio,
-					fmtDur(s.p50), fmtDur(s.p99), fmtDur(s.p999), s.allocs, s.bytes, entry, s.gcCycles, fmtDur(s.pauseP99))
-				if w.Rangers > 0 {
-					fmt.Fprintf(tw, "%s\t", fmtDur(s.rangePass))
+				fmt.Fprintf(tw, "%s\t", impl)
+				for _, c := range cols {
+					fmt.Fprintf(tw, "%s\t", c.cell(s, base))
 				}
 				check := "ok"
 				if s.check != "" {
@@ -207,20 +329,27 @@ func (r *report) writeTable(out io.Writer) error {
 						check = "\x1b[31mFAIL\x1b[0m"
 					}
 				}
-				fmt.Fprintf(tw, "%s\t\n", check)
+				fmt.Fprintf(tw, " %s\n", check)
 			}
 			if err := tw.Flush(); err != nil {
 				return err
 			}
 		}
 	}
-	fmt.Fprintf(out, "\nns/op is wall time per operation over all goroutines (1/throughput), the median of the rounds;\n"+
-		"ratios below 1.00x are faster than %s. Latencies are sampled (1 op in 16), medians of the rounds.\n", r.cfg.baseline)
+	fmt.Fprintln(out)
+	r.text(out, "ns/op is wall time per operation over all goroutines (1/throughput), the median of the rounds; "+
+		"ratios below 1.00x are faster than %s. Latencies are sampled (1 op in 16), medians of the rounds.", r.cfg.baseline)
 	if noisy {
-		fmt.Fprintf(out, "! marks a min-max spread over %.0f%% of the median: run more -rounds, or on a quieter machine.\n", 100*wideSpread)
+		how := "run more -rounds, or on a quieter machine"
+		if !r.cfg.wide {
+			how += "; -wide shows min-max, p99.9, B/op and GC pauses"
+		}
+		r.text(out, "! marks a min-max spread over %.0f%% of the median: %s.", 100*wideSpread, how)
+	} else if !r.cfg.wide {
+		r.text(out, "-wide shows min-max, p99.9, B/op and GC pauses.")
 	}
 	for _, f := range r.failures() {
-		fmt.Fprintf(out, "FAIL: %s\n", f)
+		r.text(out, "FAIL: %s", f)
 	}
 	return nil
 }
