@@ -63,12 +63,14 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	format := fs.String("format", "table", "output: table, benchfmt (Go benchmark format, for benchstat) or json")
 	asJSON := fs.Bool("json", false, "print machine-readable JSON results instead of the table (same as -format json)")
 	html := fs.String("html", "", "also write a self-contained HTML report with SVG charts to `file`")
-	wide := fs.Bool("wide", false, "show every column of the table (min-max, spread, B/op, GC pause), however wide; by default it fits 100 columns")
-	force := fs.Bool("force", false, "run even when the estimated memory exceeds what the machine or its cgroup has available")
+	wide := fs.Bool("wide", false, "show every column of the table (min-max, p99.9, B/op, GC pause p99), however wide; by default it fits 100 columns")
+	force := fs.Bool("force", false, "run even when the estimated peak memory exceeds what the machine (MemAvailable) or its cgroup has available")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: mapguard bench [flags]\n\n"+
 			"Runs workloads on every implementation side by side, in interleaved rounds,\n"+
 			"and prints throughput, latency, allocation and GC figures with ratios.\n"+
+			"Before it starts, it estimates the run's peak memory and refuses a run that\n"+
+			"does not fit in the memory available (-force runs it anyway).\n"+
 			"Presets: %s.\n\nflags:\n", strings.Join(bench.PresetNames(), ", "))
 		fs.PrintDefaults()
 	}
