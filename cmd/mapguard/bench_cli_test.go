@@ -257,7 +257,7 @@ func TestBenchCtrlCStopsWarmUpAndPrefill(t *testing.T) {
 	}
 }
 
-var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
+var benchANSI = regexp.MustCompile("\x1b\\[[0-9;]*m")
 
 // TestBenchTableFits100Columns renders a table of every preset and every
 // implementation with wide numbers, failed checks in colour, a long
@@ -292,7 +292,7 @@ func TestBenchTableFits100Columns(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, line := range strings.Split(out.String(), "\n") {
-		if n := utf8.RuneCountInString(ansi.ReplaceAllString(line, "")); n > 100 {
+		if n := utf8.RuneCountInString(benchANSI.ReplaceAllString(line, "")); n > 100 {
 			t.Errorf("line %d is %d columns wide:\n%s", i+1, n, line)
 		}
 	}
@@ -308,7 +308,7 @@ func TestBenchTableFits100Columns(t *testing.T) {
 	}
 	widest := 0
 	for _, line := range strings.Split(out.String(), "\n") {
-		widest = max(widest, utf8.RuneCountInString(ansi.ReplaceAllString(line, "")))
+		widest = max(widest, utf8.RuneCountInString(benchANSI.ReplaceAllString(line, "")))
 	}
 	for _, want := range []string{"min-max", "p99.9", "B/op", "pause p99", "load p50"} {
 		if !strings.Contains(out.String(), want) {
@@ -324,7 +324,7 @@ func TestBenchTableFits100Columns(t *testing.T) {
 func TestBenchTableOfARealRunFits100Columns(t *testing.T) {
 	out := runOK(t, "-duration", "5ms", "-rounds", "1", "-preset", "iterate-while-writing,config-table", "-impl", "shardedsync,snapshotmap,readmostly", "-baseline", "shardedsync", "-keys", "4096")
 	for i, line := range strings.Split(out, "\n") {
-		if n := utf8.RuneCountInString(ansi.ReplaceAllString(line, "")); n > 100 {
+		if n := utf8.RuneCountInString(benchANSI.ReplaceAllString(line, "")); n > 100 {
 			t.Errorf("line %d is %d columns wide:\n%s", i+1, n, line)
 		}
 	}

@@ -172,20 +172,20 @@ func describeWorkload(w bench.Workload) string {
 // terminal split beside an editor, and an 80-column one with little lost.
 const tableWidth = 100
 
-// column is one column of the table.
-type column struct {
+// tableColumn is one column of the table.
+type tableColumn struct {
 	head string
 	wide bool // shown only with -wide
 	cell func(s, base summary) string
 }
 
-// columns returns the table's columns for w.
-func (r *report) columns(w bench.Workload) []column {
+// tableColumns returns the table's columns for w.
+func (r *report) tableColumns(w bench.Workload) []tableColumn {
 	op := mainOp(w)
 	latency := func(q func(s summary) time.Duration) func(s, base summary) string {
 		return func(s, _ summary) string { return fmtDur(q(s)) }
 	}
-	cols := []column{
+	cols := []tableColumn{
 		{head: "ns/op", cell: func(s, _ summary) string {
 			if !r.cfg.wide && s.spread > wideSpread {
 				return fmtNs(s.nsPerOp) + "!"
@@ -224,9 +224,9 @@ func (r *report) columns(w bench.Workload) []column {
 		cols[6].head = "allocs/op"
 	}
 	if w.Rangers > 0 {
-		cols = append(cols, column{head: "range pass", cell: latency(func(s summary) time.Duration { return s.rangePass })})
+		cols = append(cols, tableColumn{head: "range pass", cell: latency(func(s summary) time.Duration { return s.rangePass })})
 	}
-	var shown []column
+	var shown []tableColumn
 	for _, c := range cols {
 		if r.cfg.wide || !c.wide {
 			shown = append(shown, c)
@@ -235,20 +235,20 @@ func (r *report) columns(w bench.Workload) []column {
 	return shown
 }
 
-// text writes a paragraph: wrapped to tableWidth, continuation lines
+// paragraph writes a paragraph: wrapped to tableWidth, continuation lines
 // indented, unless the table is wide.
-func (r *report) text(out io.Writer, format string, args ...any) {
+func (r *report) paragraph(out io.Writer, format string, args ...any) {
 	s := fmt.Sprintf(format, args...)
 	if !r.cfg.wide {
-		s = wrap(s, tableWidth, "  ")
+		s = wrapWords(s, tableWidth, "  ")
 	}
 	fmt.Fprintln(out, s)
 }
 
-// wrap breaks s at spaces into lines of at most width runes, indenting
+// wrapWords breaks s at spaces into lines of at most width runes, indenting
 // every line after the first by indent (shorter than width); a word
 // longer than a line is cut.
-func wrap(s string, width int, indent string) string {
+func wrapWords(s string, width int, indent string) string {
 	var lines []string
 	line := ""
 	for _, word := range strings.Fields(s) {
@@ -275,8 +275,8 @@ func wrap(s string, width int, indent string) string {
 	return strings.Join(lines, "\n")
 }
 
-// plural returns "1 round", "3 rounds".
-func plural(n int, noun string) string {
+// nounCount returns "1 round", "3 rounds".
+func nounCount(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}
@@ -288,9 +288,9 @@ func (r *report) writeTable(out io.Writer) error {
 	for _, c := range r.cfg.cpus {
 		cpus = append(cpus, fmt.Sprint(c))
 	}
-	r.text(out, "mapguard bench: %s x %s, -cpu %s, %d of %s",
-		plural(len(r.cfg.workloads), "workload"), plural(len(r.cfg.impls), "implementation"), strings.Join(cpus, ","), r.rounds, plural(r.cfg.rounds, "round"))
-	r.text(out, "machine: %s, %d cores, %s %s/%s", r.machine.CPU, r.machine.Cores, r.machine.GoVersion, r.machine.GOOS, r.machine.GOARCH)
+	r.paragraph(out, "mapguard bench: %s x %s, -cpu %s, %d of %s",
+		nounCount(len(r.cfg.workloads), "workload"), nounCount(len(r.cfg.impls), "implementation"), strings.Join(cpus, ","), r.rounds, nounCount(r.cfg.rounds, "round"))
+	r.paragraph(out, "machine: %s, %d cores, %s %s/%s", r.machine.CPU, r.machine.Cores, r.machine.GoVersion, r.machine.GOOS, r.machine.GOARCH)
 	if r.rounds == 0 {
 		_, err := fmt.Fprintln(out, "no round finished")
 		return err
@@ -299,8 +299,8 @@ func (r *report) writeTable(out io.Writer) error {
 	for _, cpu := range r.cfg.cpus {
 		for _, w := range r.cfg.workloads {
 			fmt.Fprintln(out)
-			r.text(out, "%s, GOMAXPROCS=%d: %s; latencies of %s", w.Name, cpu, describeWorkload(w), mainOp(w))
-			cols := r.columns(w)
+			r.paragraph(out, "%s, GOMAXPROCS=%d: %s; latencies of %s", w.Name, cpu, describeWorkload(w), mainOp(w))
+			cols := r.tableColumns(w)
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprint(tw, "impl\t")
 			for _, c := range cols {
@@ -337,19 +337,19 @@ func (r *report) writeTable(out io.Writer) error {
 		}
 	}
 	fmt.Fprintln(out)
-	r.text(out, "ns/op is wall time per operation over all goroutines (1/throughput), the median of the rounds; "+
+	r.paragraph(out, "ns/op is wall time per operation over all goroutines (1/throughput), the median of the rounds; "+
 		"ratios below 1.00x are faster than %s. Latencies are sampled (1 op in 16), medians of the rounds.", r.cfg.baseline)
 	if noisy {
 		how := "run more -rounds, or on a quieter machine"
 		if !r.cfg.wide {
 			how += "; -wide shows min-max, p99.9, B/op and GC pauses"
 		}
-		r.text(out, "! marks a min-max spread over %.0f%% of the median: %s.", 100*wideSpread, how)
+		r.paragraph(out, "! marks a min-max spread over %.0f%% of the median: %s.", 100*wideSpread, how)
 	} else if !r.cfg.wide {
-		r.text(out, "-wide shows min-max, p99.9, B/op and GC pauses.")
+		r.paragraph(out, "-wide shows min-max, p99.9, B/op and GC pauses.")
 	}
 	for _, f := range r.failures() {
-		r.text(out, "FAIL: %s", f)
+		r.paragraph(out, "FAIL: %s", f)
 	}
 	return nil
 }
