@@ -19,7 +19,7 @@ import (
 )
 
 // quick are flags that keep a test run short.
-var quick = []string{"-duration", "20ms", "-impl", "syncmap,xsync,mapguard", "-preset", "session-table,hot-keys"}
+var quick = []string{"-duration", "20ms", "-impl", "syncmap,xsync,mapguard", "-preset", "session-table,hot-keys", "-keys", "4096"}
 
 func runOK(t *testing.T, args ...string) string {
 	t.Helper()
