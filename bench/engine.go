@@ -83,10 +83,11 @@ func Run(ctx context.Context, impl string, w Workload) (Result, error) {
 var ErrInterrupted = errors.New("bench: run interrupted")
 
 // Runner runs workloads one at a time. It keeps the key set of the last
-// workload it ran (and the index the check uses to find a key's
-// position), so that running one workload on every implementation makes
-// them once. The zero Runner is ready to use; a Runner must not be copied
-// after first use.
+// workload it ran, with the index the check uses to find a key's position
+// and the values the prefill stores, so that running one workload on
+// every implementation makes them once (they are dropped before the next
+// workload's are made). The zero Runner is ready to use; a Runner must
+// not be copied after first use.
 type Runner struct {
 	// mu serializes runs (each measures the whole process) and guards the
 	// cached key sets.
