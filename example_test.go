@@ -32,12 +32,15 @@ func ExampleMap() {
 	user, loaded := sessions.LoadOrStore("s-91bc", "mallory")
 	fmt.Println(user, loaded)
 
-	sessions.Delete("s-7f3a") // logout
+	if user, ok := sessions.LoadAndDelete("s-7f3a"); ok { // logout
+		fmt.Println(user, "logged out")
+	}
 	fmt.Println(sessions.Size(), "session open")
 	// Output:
 	// request from alice
 	// unknown session: 401
 	// bob true
+	// alice logged out
 	// 1 session open
 }
 
@@ -371,16 +374,17 @@ func ExampleOp() {
 		}
 	}, 0, 0)
 
-	for _, page := range []string{"/", "/about", "/", "/", "/pricing"} {
-		if _, ok := cache.Load(page); !ok {
-			cache.Store(page, "<html>"+page+"</html>")
-		}
+	for _, page := range []string{"/", "/about"} { // rendered at start-up
+		cache.Store(page, "<html>"+page+"</html>")
+	}
+	for _, page := range []string{"/", "/about", "/", "/", "/pricing"} { // requests
+		cache.Load(page)
 	}
 	cache.Observe(nil, 0, 0) // stop observing
 	cache.Load("/")
 
 	fmt.Printf("%d loads, %d hits (%.0f%%), %d stores\n", loads, hits, 100*float64(hits)/float64(loads), stores)
-	// Output: 5 loads, 2 hits (40%), 3 stores
+	// Output: 5 loads, 4 hits (80%), 2 stores
 }
 
 // TestExamplesCoverAPI pins that every exported type of the package, and
