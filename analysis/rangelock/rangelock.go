@@ -1,6 +1,7 @@
 package rangelock
 
 import (
+	"fmt"
 	"go/ast"
 	"go/types"
 
@@ -13,16 +14,18 @@ import (
 
 // Analyzer reports self-deadlocking writes in iterations and callbacks.
 var Analyzer = &analysis.Analyzer{
-	Name:     "rangelock",
-	Doc:      "report writes that deadlock because the surrounding iteration or callback holds the lock they need",
-	URL:      "https://pkg.go.dev/github.com/mapguard/mapguard/analysis/rangelock",
-	Requires: []*analysis.Analyzer{inspect.Analyzer},
-	Run:      run,
+	Name:      "rangelock",
+	Doc:       "report writes that deadlock because the surrounding iteration or callback holds the lock they need",
+	URL:       "https://pkg.go.dev/github.com/mapguard/mapguard/analysis/rangelock",
+	Requires:  []*analysis.Analyzer{inspect.Analyzer},
+	FactTypes: []analysis.Fact{new(lockFact)},
+	Run:       run,
 }
 
 func run(pass *analysis.Pass) (any, error) {
 	ins := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
-	decls := maptypes.FuncDecls(pass.Files, pass.TypesInfo)
+	s := &state{pass: pass, decls: maptypes.FuncDecls(pass.Files, pass.TypesInfo)}
+	s.summarizeAll()
 	ins.Preorder([]ast.Node{(*ast.FuncDecl)(nil), (*ast.FuncLit)(nil)}, func(n ast.Node) {
 		var body *ast.BlockStmt
 		switch f := n.(type) {
@@ -31,9 +34,19 @@ func run(pass *analysis.Pass) (any, error) {
 		case *ast.FuncLit:
 			body = f.Body
 		}
-		if body != nil {
-			checkLocksAroundRange(pass, decls, body)
+		if body == nil {
+			return
 		}
+		w := &walker{s: s}
+		w.onAcquire = func(a acquire, held []heldLock, inRange bool) {
+			if inRange {
+				reportSelfLock(pass, a, held)
+			}
+		}
+		w.onCall = func(call *ast.CallExpr, _ []heldLock) {
+			checkCallbackArgs(s, call)
+		}
+		w.walk(body)
 	})
 	ins.Preorder([]ast.Node{(*ast.CallExpr)(nil)}, func(n ast.Node) {
 		checkCallback(pass, n.(*ast.CallExpr))
@@ -41,114 +54,94 @@ func run(pass *analysis.Pass) (any, error) {
 	return nil, nil
 }
 
-// held is a lock the scan has seen taken and not released.
-type held struct {
-	recv ast.Expr
-	read bool
+// conflicts reports whether taking a (read if read) deadlocks while h is
+// held by the same goroutine: any lock under a write lock, a write lock
+// under a read lock.
+func conflicts(at loc, read bool, h heldLock) bool {
+	return h.at == at && !(read && h.read)
 }
 
-// checkLocksAroundRange scans body in source order, tracking which locks
-// are held (deferred unlocks release nothing until the function returns),
-// and reports a Lock of a held lock inside a range statement's body.
-func checkLocksAroundRange(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDecl, body *ast.BlockStmt) {
-	var locks []held
-	deferred := map[*ast.CallExpr]bool{}
-	ast.Inspect(body, func(n ast.Node) bool {
-		switch n := n.(type) {
-		case *ast.FuncLit:
-			return false
-		case *ast.DeferStmt:
-			deferred[n.Call] = true
-		case *ast.RangeStmt:
-			for _, h := range locks {
-				reportLocksIn(pass, decls, n.Body, h)
-			}
-		case *ast.CallExpr:
-			if deferred[n] {
-				return true
-			}
-			recv, d, read := maptypes.IsLockCall(pass.TypesInfo, n)
-			switch {
-			case d > 0:
-				locks = append(locks, held{recv, read})
-			case d < 0:
-				for i, h := range locks {
-					if h.read == read && maptypes.SameExpr(pass.TypesInfo, h.recv, recv) {
-						locks = append(locks[:i], locks[i+1:]...)
-						break
-					}
-				}
-			}
-		}
-		return true
-	})
-}
-
-// reportLocksIn reports, inside a range body entered with h held, a
-// write Lock of h's mutex, or a call of a same-package method on the
-// mutex's owner that write-locks it.
-func reportLocksIn(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDecl, body *ast.BlockStmt, h held) {
-	what := "write lock"
-	if h.read {
-		what = "read lock"
+func lockKind(read bool) string {
+	if read {
+		return "read lock"
 	}
-	ast.Inspect(body, func(n ast.Node) bool {
-		call, ok := n.(*ast.CallExpr)
+	return "write lock"
+}
+
+// reportSelfLock reports a, taken inside a range body, when the goroutine
+// already holds the same mutex.
+func reportSelfLock(pass *analysis.Pass, a acquire, held []heldLock) {
+	for _, h := range held {
+		if !conflicts(a.at, a.read, h) {
+			continue
+		}
+		if _, d, _ := maptypes.IsLockCall(pass.TypesInfo, a.call); d > 0 {
+			maptypes.Reportf(pass, a.call.Pos(), "%s inside a range over data guarded by %s, whose %s this goroutine holds: self-deadlock; release it before locking, or collect the changes and apply them after the loop",
+				types.ExprString(a.call.Fun), h.text, lockKind(h.read))
+		} else {
+			maptypes.Reportf(pass, a.call.Pos(), "%s locks %s, whose %s this goroutine holds around the range: self-deadlock",
+				types.ExprString(a.call.Fun), h.text, lockKind(h.read))
+		}
+		return
+	}
+}
+
+// checkCallbackArgs reports a callback passed to a function that calls it
+// while holding a lock (an iterator helper such as Each or Foreach), when
+// the callback takes the same lock: directly, or through a method of the
+// value that owns it.
+func checkCallbackArgs(s *state, call *ast.CallExpr) {
+	info := s.pass.TypesInfo
+	fn, recv := callee(info, call)
+	if fn == nil {
+		return
+	}
+	f := s.factOf(fn)
+	if f == nil {
+		return
+	}
+	for _, e := range f.Calls {
+		if e.Param >= len(call.Args) {
+			continue
+		}
+		held, ok := argLoc(info, call, recv, e)
 		if !ok {
-			return true
+			continue
 		}
-		if recv, d, read := maptypes.IsLockCall(pass.TypesInfo, call); d > 0 && !(read && h.read) {
-			if maptypes.SameExpr(pass.TypesInfo, recv, h.recv) {
-				maptypes.Reportf(pass, call.Pos(), "%s inside a range over data guarded by %s, whose %s this goroutine holds: self-deadlock; release it before locking, or collect the changes and apply them after the loop",
-					types.ExprString(call.Fun), types.ExprString(h.recv), what)
+		h := heldLock{at: held, read: e.Read}
+		why := fmt.Sprintf("whose %s %s holds while it calls this callback: self-deadlock; collect the changes in the callback and apply them after %s returns",
+			lockKind(e.Read), fn.Name(), fn.Name())
+		switch arg := ast.Unparen(call.Args[e.Param]).(type) {
+		case *ast.FuncLit:
+			w := &walker{s: s}
+			w.walk(arg.Body)
+			for _, a := range w.out.acquires {
+				if conflicts(a.at, a.read, h) {
+					maptypes.Reportf(s.pass, a.call.Pos(), "%s locks %s, %s", types.ExprString(a.call.Fun), held, why)
+				}
 			}
-			return true
-		}
-		if m := lockingMethod(pass, decls, call, h.recv); m != "" {
-			maptypes.Reportf(pass, call.Pos(), "%s locks %s, whose %s this goroutine holds around the range: self-deadlock",
-				types.ExprString(call.Fun), types.ExprString(h.recv), what)
-		}
-		return true
-	})
-}
-
-// lockingMethod reports whether call is x.M(...) where x is the owner of
-// the held mutex (mu is x.f for a field path f) and M, declared in this
-// package, write-locks its receiver's f.
-func lockingMethod(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDecl, call *ast.CallExpr, mu ast.Expr) string {
-	sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr)
-	if !ok {
-		return ""
-	}
-	muSel, ok := ast.Unparen(mu).(*ast.SelectorExpr)
-	if !ok || !maptypes.SameExpr(pass.TypesInfo, sel.X, muSel.X) {
-		return ""
-	}
-	fn, ok := pass.TypesInfo.Uses[sel.Sel].(*types.Func)
-	if !ok {
-		return ""
-	}
-	fd := decls[fn]
-	if fd == nil || fd.Recv == nil || len(fd.Recv.List) == 0 || len(fd.Recv.List[0].Names) == 0 || fd.Body == nil {
-		return ""
-	}
-	recvName := fd.Recv.List[0].Names[0].Name
-	found := ""
-	ast.Inspect(fd.Body, func(n ast.Node) bool {
-		c, ok := n.(*ast.CallExpr)
-		if !ok || found != "" {
-			return found == ""
-		}
-		if r, d, read := maptypes.IsLockCall(pass.TypesInfo, c); d > 0 && !read {
-			if rs, ok := ast.Unparen(r).(*ast.SelectorExpr); ok && rs.Sel.Name == muSel.Sel.Name {
-				if id, ok := ast.Unparen(rs.X).(*ast.Ident); ok && id.Name == recvName {
-					found = fn.Name()
+		case *ast.SelectorExpr: // a method value
+			sel := info.Selections[arg]
+			m, ok := info.Uses[arg.Sel].(*types.Func)
+			if sel == nil || sel.Kind() != types.MethodVal || !ok {
+				continue
+			}
+			mf := s.factOf(m)
+			if mf == nil {
+				continue
+			}
+			for _, me := range mf.Locks {
+				if me.Root != -1 || me.CondParam >= 0 {
+					continue
+				}
+				l, ok := resolve(info, arg.X)
+				if ok && conflicts(l.join(me.Path), me.Read, h) {
+					maptypes.Reportf(s.pass, arg.Pos(), "%s locks %s, %s", types.ExprString(arg), held, why)
+					break
 				}
 			}
 		}
-		return true
-	})
-	return found
+	}
 }
 
 // checkCallback reports a write to a concurrent-map inside its IterCb

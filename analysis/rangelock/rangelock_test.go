@@ -9,10 +9,30 @@ import (
 	"github.com/mapguard/mapguard/analysis/rangelock"
 )
 
-func TestRangeLock(t *testing.T) {
-	testdata, err := filepath.Abs("../testdata")
+func testdata(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("../testdata")
 	if err != nil {
 		t.Fatal(err)
 	}
-	analysistest.Run(t, testdata, rangelock.Analyzer, "rangelock")
+	return dir
+}
+
+func TestRangeLock(t *testing.T) {
+	analysistest.Run(t, testdata(t), rangelock.Analyzer, "rangelock")
+}
+
+// The real deadlocks, each before its fix (reported) and after it
+// (silent). The sources are linked from each package's comment.
+
+func TestNexGoPR37EachCallbackRemove(t *testing.T) {
+	analysistest.Run(t, testdata(t), rangelock.Analyzer, "rangelocknex/before", "rangelocknex/after")
+}
+
+func TestGorbacIssue21WalkHandlerAdd(t *testing.T) {
+	analysistest.Run(t, testdata(t), rangelock.Analyzer, "rangelockgorbac/before", "rangelockgorbac/after", "rangelockgorbac/gorbac")
+}
+
+func TestYaklangPR4440ForEachDelete(t *testing.T) {
+	analysistest.Run(t, testdata(t), rangelock.Analyzer, "rangelockomap/before", "rangelockomap/after")
 }

@@ -14,20 +14,20 @@ type cache struct {
 	m     map[string]int
 }
 
-func (c *cache) Set(k string, v int) {
+func (c *cache) Set(k string, v int) { // want Set:`^Lock\(recv\.mu\)$`
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.m[k] = v
 }
 
-func (c *cache) Note(k string) {
+func (c *cache) Note(k string) { // want Note:`^Lock\(recv\.other\)$`
 	c.other.Lock()
 	defer c.other.Unlock()
 }
 
 // Positives.
 
-func (c *cache) expire() {
+func (c *cache) expire() { // want expire:`^RLock\(recv\.mu\); Lock\(recv\.mu\)$`
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	for k, v := range c.m {
@@ -39,7 +39,7 @@ func (c *cache) expire() {
 	}
 }
 
-func (c *cache) bump() {
+func (c *cache) bump() { // want bump:`^RLock\(recv\.mu\); Lock\(recv\.mu\)$`
 	c.mu.RLock()
 	for k, v := range c.m {
 		c.Set(k, v+1) // want `c.Set locks c.mu, whose read lock this goroutine holds around the range: self-deadlock`
@@ -89,7 +89,7 @@ type gcache[K comparable, V any] struct {
 	m  map[K]V
 }
 
-func (g *gcache[K, V]) clearAll() {
+func (g *gcache[K, V]) clearAll() { // want clearAll:`^RLock\(recv\.mu\); Lock\(recv\.mu\)$`
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	for k := range g.m {
@@ -118,7 +118,7 @@ func mapguardRangeWrites(m *mapguard.Map[string, int]) {
 	})
 }
 
-func (c *cache) released() {
+func (c *cache) released() { // want released:`^RLock\(recv\.mu\); Lock\(recv\.mu\)$`
 	c.mu.RLock()
 	keys := make([]string, 0, len(c.m))
 	for k := range c.m {
@@ -132,17 +132,17 @@ func (c *cache) released() {
 	}
 }
 
-func (c *cache) otherMutex() {
+func (c *cache) otherMutex() { // want otherMutex:`^RLock\(recv\.mu\); Lock\(recv\.other\)$`
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	for k := range c.m {
 		c.other.Lock()
-		c.Note(k)
 		c.other.Unlock()
+		c.Note(k) // locks c.other, not c.mu
 	}
 }
 
-func (c *cache) readInsideRead() {
+func (c *cache) readInsideRead() { // want readInsideRead:`^RLock\(recv\.mu\)$`
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	for range c.m {
@@ -151,7 +151,7 @@ func (c *cache) readInsideRead() {
 	}
 }
 
-func (c *cache) noLockHeld() {
+func (c *cache) noLockHeld() { // want noLockHeld:`^Lock\(recv\.mu\)$`
 	for k := range c.m {
 		c.mu.Lock()
 		delete(c.m, k)
@@ -173,7 +173,7 @@ func computeOtherMap(m, other *mapguard.Map[string, int]) {
 	})
 }
 
-func (c *cache) setOutsideLock() {
+func (c *cache) setOutsideLock() { // want setOutsideLock:`^RLock\(recv\.mu\); Lock\(recv\.mu\)$`
 	c.mu.RLock()
 	n := len(c.m)
 	c.mu.RUnlock()
