@@ -1,0 +1,71 @@
+// Package lockset defines an Analyzer that reports a builtin map held in
+// a struct field and accessed without the mutex that guards it
+// everywhere else.
+//
+// # Analyzer lockset
+//
+// lockset: report map fields accessed without the mutex their other accesses hold
+//
+// Every real "fatal error: concurrent map writes" we reproduced had the
+// map in a struct field next to a mutex, locked correctly in most
+// methods and forgotten in one: a read after Unlock, a method that never
+// locks, a write under RLock. The analyzer applies Eraser's lockset idea
+// to one package: for each struct type with a builtin map field and a
+// sync.Mutex or sync.RWMutex field (embedded, a pointer, or a wrapper
+// with Lock and Unlock methods), it follows each function's locks along
+// every path (a lock counts as held at a point when every path there
+// took it and has not released it; defer Unlock keeps it held to the
+// end), infers the mutex that most accesses of the field hold, and
+// reports the accesses that hold nothing.
+//
+// Wrong:
+//
+//	func (c *Cache) Get(k string) *Item {
+//		c.mu.Lock()
+//		it := c.items[k]
+//		c.mu.Unlock()
+//		if it == nil {
+//			it = c.fallback[k] // fallback is written under c.mu in Set and Reset
+//		}
+//		return it
+//	}
+//
+//	func (c *Checksums) Get(k string) *Checksum {
+//		c.mu.RLock()
+//		defer c.mu.RUnlock()
+//		c.used[k] = c.m[k] // a write under a read lock: readers run together
+//		return c.m[k]
+//	}
+//
+// Right: take the lock for every access (c.mu.Lock for writes, RLock at
+// least for reads), or use sync.Map or a mapguard map.
+//
+// A field's guard is inferred only on evidence: at least two accesses
+// hold the same mutex, more accesses hold it than hold nothing, and the
+// field is reached from code that can run concurrently (an exported
+// function or method, a function started by go or passed as a value, an
+// http handler, a Prometheus Collect method, or what they call). A field
+// annotated as gVisor's checklocks does it needs no evidence:
+//
+//	type Cache struct {
+//		mu sync.Mutex
+//		// +checklocks:mu
+//		items map[string]*Item
+//	}
+//
+// Accesses that cannot race are left alone: through a value the function
+// created (a composite literal or new(T)) and has not yet published (sent,
+// stored, or handed to a go statement or closure); in a function named
+// ...Locked, documented as called with the lock held ("must be called
+// with c.mu held", +checklocks on the function), or an unexported helper
+// whose every call site in the package holds the lock or is on a value
+// still under construction; in UnmarshalJSON and the other decoding
+// methods; in test files; in functions annotated +checklocksignore.
+// Accesses inside a closure that runs later (a callback, a deferred
+// function) count as evidence when they hold the lock and are not
+// reported when they do not, since the caller's locks are unknown there.
+//
+// It does not follow maps passed out of the struct (m := c.items), locks
+// taken in helper methods (c.lock()), or types from other packages; the
+// race detector sees those.
+package lockset

@@ -1,0 +1,1355 @@
+package lockset
+
+import (
+	"fmt"
+	"go/ast"
+	"go/token"
+	"go/types"
+	"sort"
+	"strings"
+
+	"golang.org/x/tools/go/analysis"
+	"golang.org/x/tools/go/analysis/passes/inspect"
+
+	"github.com/mapguard/mapguard/analysis/internal/maptypes"
+)
+
+// Analyzer reports accesses of a builtin-map struct field made without
+// the mutex that guards it everywhere else.
+var Analyzer = &analysis.Analyzer{
+	Name:     "lockset",
+	Doc:      "report a builtin map struct field read or written without the mutex that guards its other accesses (or under a read lock only, for a write)",
+	URL:      "https://pkg.go.dev/github.com/mapguard/mapguard/analysis/lockset",
+	Requires: []*analysis.Analyzer{inspect.Analyzer},
+	Run:      run,
+}
+
+// minEvidence is the number of accesses that must hold one mutex before
+// it is taken to guard the field: a single locked access is as likely a
+// coincidence (a lock taken for another field) as a convention.
+const minEvidence = 2
+
+// Lock modes in a lockset.
+const (
+	readMode  = 1
+	writeMode = 2
+)
+
+// lockKey names one mutex by the path to it (c.mu, s.cache.mu) and the
+// object at the root of that path, so that shadowed names differ.
+type lockKey struct {
+	root types.Object
+	path string
+}
+
+// state is the set of mutexes held on every path to a point, with their
+// mode; dead marks a point no path reaches (after return or panic).
+type state struct {
+	held map[lockKey]int
+	dead bool
+}
+
+func (s state) copy() state {
+	m := make(map[lockKey]int, len(s.held))
+	for k, v := range s.held {
+		m[k] = v
+	}
+	return state{held: m, dead: s.dead}
+}
+
+// meet is what holds on both paths: the intersection, at the weaker mode.
+func meet(a, b state) state {
+	if a.dead {
+		return b.copy()
+	}
+	if b.dead {
+		return a.copy()
+	}
+	m := map[lockKey]int{}
+	for k, v := range a.held {
+		if w, ok := b.held[k]; ok {
+			m[k] = min(v, w)
+		}
+	}
+	return state{held: m}
+}
+
+// opKind is what an access does to the map.
+type opKind int
+
+const (
+	opRead opKind = iota
+	opRange
+	opLen
+	opWrite
+	opDelete
+	opClear
+)
+
+func (o opKind) String() string {
+	return [...]string{"read of", "range over", "len of", "write to", "delete from", "clear of"}[o]
+}
+
+func (o opKind) writes() bool { return o >= opWrite }
+
+// access is one read or write of a map field.
+type access struct {
+	field *types.Var
+	base  ast.Expr // the struct value: c in c.items
+	pos   token.Pos
+	op    opKind
+	held  map[string]int // mutex field name -> mode, for base's mutexes held here
+	unit  *unit
+	fresh bool // the base was created by this function and not yet published
+}
+
+// unit is one function body analysed on its own: a declaration, or a
+// function literal that does not run where it is written.
+type unit struct {
+	decl      *ast.FuncDecl
+	lit       *ast.FuncLit
+	obj       *types.Func // nil for literals
+	parent    *unit       // the declaration a literal is written in
+	root      bool        // can run concurrently with other code by itself
+	later     bool        // a literal that runs at an unknown time (callback)
+	assumeAll bool        // called with the locks held: documented, named, or every caller holds them
+	declared  bool        // documented or named as called with the locks held
+	ignore    bool        // +checklocksignore
+	entry     map[lockKey]int
+	calls     []*types.Func
+	accesses  []*access
+	published map[types.Object]token.Pos
+}
+
+func (u *unit) body() *ast.BlockStmt {
+	if u.decl != nil {
+		return u.decl.Body
+	}
+	return u.lit.Body
+}
+
+func (u *unit) reachable(reach map[*types.Func]bool) bool {
+	for v := u; v != nil; v = v.parent {
+		if v.root || (v.obj != nil && reach[v.obj]) {
+			return true
+		}
+	}
+	return false
+}
+
+// callSite is a same-package call seen with some locks held, recorded so
+// that a helper whose every caller holds a lock counts as holding it.
+type callSite struct {
+	callee *types.Func
+	top    bool           // the receiver is a value still under construction
+	held   map[string]int // callee-side path (recv.mu) -> mode
+	caller *unit
+	pos    token.Pos
+	recv   ast.Expr       // the receiver expression of a method call
+	recvMu map[string]int // the receiver's mutex fields held at the call
+}
+
+type checker struct {
+	pass     *analysis.Pass
+	info     *types.Info
+	structs  map[*types.Struct]*structInfo
+	units    []*unit
+	byFunc   map[*types.Func]*unit
+	escaping map[*types.Func]bool // referenced other than by a call
+	sites    map[*types.Func][]callSite
+	goFuncs  map[*types.Func]bool
+}
+
+// structInfo is a struct type with map fields and mutex fields.
+type structInfo struct {
+	mutexes  []*types.Var
+	embedded map[*types.Var]bool
+	guards   map[*types.Var]string // +checklocks annotations: field -> mutex name
+}
+
+func run(pass *analysis.Pass) (any, error) {
+	c := &checker{
+		pass:     pass,
+		info:     pass.TypesInfo,
+		structs:  map[*types.Struct]*structInfo{},
+		byFunc:   map[*types.Func]*unit{},
+		escaping: map[*types.Func]bool{},
+		sites:    map[*types.Func][]callSite{},
+		goFuncs:  map[*types.Func]bool{},
+	}
+	c.findStructs()
+	if len(c.structs) == 0 {
+		return nil, nil
+	}
+	c.findUnits()
+	// Walk every unit; repeat while helpers learn from their callers
+	// which locks they are called with (a few rounds suffice: each round
+	// reaches one more level of helpers).
+	for range 4 {
+		c.sites = map[*types.Func][]callSite{}
+		for _, u := range c.units {
+			u.accesses = nil
+			u.calls = nil
+			c.walkUnit(u)
+		}
+		if !c.inferEntries() {
+			break
+		}
+	}
+	c.report()
+	return nil, nil
+}
+
+// isMutex reports whether t (or *t) has Lock and Unlock methods.
+func isMutex(t types.Type) bool {
+	if p, ok := t.Underlying().(*types.Pointer); ok {
+		t = p.Elem()
+	}
+	ms := types.NewMethodSet(types.NewPointer(t))
+	has := func(name string) bool {
+		sel := ms.Lookup(nil, name)
+		if sel == nil {
+			return false
+		}
+		sig := sel.Type().(*types.Signature)
+		return sig.Params().Len() == 0 && sig.Results().Len() == 0
+	}
+	return has("Lock") && has("Unlock")
+}
+
+func isBuiltinMap(t types.Type) bool {
+	_, ok := t.Underlying().(*types.Map)
+	return ok && maptypes.Of(t) == maptypes.None
+}
+
+// findStructs records the package's struct types that have a builtin map
+// field and a mutex field, with their +checklocks annotations.
+func (c *checker) findStructs() {
+	for _, f := range c.pass.Files {
+		if c.isTest(f.Pos()) {
+			continue
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			st, ok := n.(*ast.StructType)
+			if !ok {
+				return true
+			}
+			t, ok := c.info.TypeOf(st).(*types.Struct)
+			if !ok {
+				return true
+			}
+			si := &structInfo{embedded: map[*types.Var]bool{}, guards: map[*types.Var]string{}}
+			hasMap := false
+			for i := 0; i < t.NumFields(); i++ {
+				fv := t.Field(i)
+				switch {
+				case isMutex(fv.Type()):
+					si.mutexes = append(si.mutexes, fv)
+					if fv.Embedded() {
+						si.embedded[fv] = true
+					}
+				case isBuiltinMap(fv.Type()):
+					hasMap = true
+				}
+			}
+			if !hasMap || len(si.mutexes) == 0 {
+				return true
+			}
+			for _, fl := range st.Fields.List {
+				guard := annotation(fl.Doc, fl.Comment, "+checklocks:")
+				if guard == "" {
+					continue
+				}
+				for _, name := range fl.Names {
+					if v, ok := c.info.Defs[name].(*types.Var); ok {
+						si.guards[v] = guard
+					}
+				}
+			}
+			c.structs[t] = si
+			return true
+		})
+	}
+}
+
+// annotation returns the word after prefix in the comment groups.
+func annotation(groups ...any) string {
+	prefix := groups[len(groups)-1].(string)
+	for _, g := range groups[:len(groups)-1] {
+		cg, _ := g.(*ast.CommentGroup)
+		if cg == nil {
+			continue
+		}
+		for _, cm := range cg.List {
+			text := strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(cm.Text, "//"), "/*"))
+			if rest, ok := strings.CutPrefix(text, prefix); ok {
+				if f := strings.Fields(rest); len(f) > 0 {
+					return f[0]
+				}
+			}
+		}
+	}
+	return ""
+}
+
+func (c *checker) isTest(pos token.Pos) bool {
+	return strings.HasSuffix(c.pass.Fset.Position(pos).Filename, "_test.go")
+}
+
+// findUnits indexes the package's function bodies, decides which run
+// concurrently on their own, and which are documented as called with the
+// locks held.
+func (c *checker) findUnits() {
+	for _, f := range c.pass.Files {
+		if c.isTest(f.Pos()) {
+			continue
+		}
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || fd.Body == nil {
+				continue
+			}
+			obj, _ := c.info.Defs[fd.Name].(*types.Func)
+			u := &unit{decl: fd, obj: obj}
+			name := fd.Name.Name
+			u.root = ast.IsExported(name) || isHandler(c.info, obj)
+			u.declared = strings.HasSuffix(name, "Locked") || strings.HasSuffix(name, "_locked") ||
+				strings.HasSuffix(name, "NoLock") || documentedHeld(fd.Doc)
+			u.assumeAll = u.declared
+			u.ignore = annotationPresent(fd.Doc, "+checklocksignore")
+			// Decoding into a value happens before it is shared.
+			switch name {
+			case "UnmarshalJSON", "UnmarshalYAML", "UnmarshalText", "UnmarshalBinary", "GobDecode", "Decode", "init":
+				u.ignore = true
+			}
+			c.units = append(c.units, u)
+			if obj != nil {
+				c.byFunc[obj] = u
+			}
+			c.findLits(fd.Body, u)
+		}
+	}
+	// Functions started by go or passed as values (callbacks, handlers)
+	// run on their own.
+	for _, f := range c.pass.Files {
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.GoStmt:
+				if fn := c.calleeOf(n.Call); fn != nil {
+					c.goFuncs[fn] = true
+				}
+			case *ast.CallExpr:
+				// The callee position is not a value use.
+				for _, a := range n.Args {
+					if fn := c.funcValue(a); fn != nil {
+						c.escaping[fn] = true
+					}
+				}
+			case *ast.AssignStmt:
+				for _, r := range n.Rhs {
+					if fn := c.funcValue(r); fn != nil {
+						c.escaping[fn] = true
+					}
+				}
+			case *ast.CompositeLit:
+				for _, e := range n.Elts {
+					if kv, ok := e.(*ast.KeyValueExpr); ok {
+						e = kv.Value
+					}
+					if fn := c.funcValue(e); fn != nil {
+						c.escaping[fn] = true
+					}
+				}
+			}
+			return true
+		})
+	}
+	for _, u := range c.units {
+		if u.obj != nil && (c.goFuncs[u.obj] || c.escaping[u.obj]) {
+			u.root = true
+		}
+	}
+}
+
+// findLits adds a unit for each function literal in body that does not
+// run right where it is written: go statements (concurrent), deferred and
+// stored or passed literals (later). Literals called on the spot are
+// walked inline with their caller.
+func (c *checker) findLits(body ast.Node, parent *unit) {
+	inline := map[*ast.FuncLit]bool{}
+	goLit := map[*ast.FuncLit]bool{}
+	deferred := map[*ast.CallExpr]bool{}
+	ast.Inspect(body, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.GoStmt:
+			if l, ok := ast.Unparen(n.Call.Fun).(*ast.FuncLit); ok {
+				goLit[l] = true
+			}
+			deferred[n.Call] = true
+		case *ast.DeferStmt:
+			deferred[n.Call] = true
+		case *ast.CallExpr:
+			if l, ok := ast.Unparen(n.Fun).(*ast.FuncLit); ok && !deferred[n] {
+				inline[l] = true
+			}
+		case *ast.FuncLit:
+			if inline[n] {
+				return true
+			}
+			u := &unit{lit: n, parent: parent}
+			u.root = goLit[n] || isHandlerSig(c.info, c.info.TypeOf(n))
+			u.later = !u.root
+			c.units = append(c.units, u)
+			c.findLits(n.Body, u)
+			return false
+		}
+		return true
+	})
+}
+
+// funcValue returns the same-package function e names, when e is a
+// function used as a value (f, c.method).
+func (c *checker) funcValue(e ast.Expr) *types.Func {
+	var id *ast.Ident
+	switch x := ast.Unparen(e).(type) {
+	case *ast.Ident:
+		id = x
+	case *ast.SelectorExpr:
+		id = x.Sel
+	default:
+		return nil
+	}
+	fn, ok := c.info.Uses[id].(*types.Func)
+	if !ok || fn.Pkg() != c.pass.Pkg {
+		return nil
+	}
+	return fn
+}
+
+// calleeOf returns the same-package function or method call calls.
+func (c *checker) calleeOf(call *ast.CallExpr) *types.Func {
+	return c.funcValue(call.Fun)
+}
+
+func isHandlerSig(info *types.Info, t types.Type) bool {
+	sig, ok := t.(*types.Signature)
+	if !ok || sig.Params().Len() != 2 {
+		return false
+	}
+	return typeName(sig.Params().At(0).Type()) == "net/http.ResponseWriter" &&
+		typeName(sig.Params().At(1).Type()) == "*net/http.Request"
+}
+
+func isHandler(info *types.Info, fn *types.Func) bool {
+	if fn == nil {
+		return false
+	}
+	return fn.Name() == "ServeHTTP" || isHandlerSig(info, fn.Type()) ||
+		(fn.Name() == "Collect" && fn.Type().(*types.Signature).Recv() != nil)
+}
+
+func typeName(t types.Type) string {
+	return types.TypeString(t, nil)
+}
+
+// documentedHeld reports whether a doc comment says the function expects
+// its caller to hold the lock ("must be called with c.mu held", "caller
+// must hold mu", "+checklocks:mu").
+func documentedHeld(doc *ast.CommentGroup) bool {
+	if doc == nil {
+		return false
+	}
+	if annotation(doc, "+checklocks:") != "" || annotation(doc, "+checklocksread:") != "" {
+		return true
+	}
+	t := strings.ToLower(doc.Text())
+	if !strings.Contains(t, "held") && !strings.Contains(t, "locked") && !strings.Contains(t, "hold") {
+		return false
+	}
+	for _, w := range []string{"called with", "caller must", "callers must", "caller holds", "must hold", "assumes", "requires", "expects", "while holding", "with the lock", "lock is held", "lock held"} {
+		if strings.Contains(t, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func annotationPresent(doc *ast.CommentGroup, word string) bool {
+	if doc == nil {
+		return false
+	}
+	for _, cm := range doc.List {
+		if strings.Contains(cm.Text, word) {
+			return true
+		}
+	}
+	return false
+}
+
+// mapField returns the struct info and field when e is x.f for a
+// builtin-map field f of a recorded struct.
+func (c *checker) mapField(e ast.Expr) (*ast.SelectorExpr, *types.Var, *structInfo) {
+	sel, ok := ast.Unparen(e).(*ast.SelectorExpr)
+	if !ok {
+		return nil, nil, nil
+	}
+	s := c.info.Selections[sel]
+	if s == nil || s.Kind() != types.FieldVal || len(s.Index()) != 1 {
+		return nil, nil, nil
+	}
+	v := s.Obj().(*types.Var)
+	if !isBuiltinMap(v.Type()) {
+		return nil, nil, nil
+	}
+	recv := s.Recv()
+	if p, ok := recv.Underlying().(*types.Pointer); ok {
+		recv = p.Elem()
+	}
+	st, ok := recv.Underlying().(*types.Struct)
+	if !ok {
+		return nil, nil, nil
+	}
+	si := c.structs[st]
+	if si == nil {
+		return nil, nil, nil
+	}
+	return sel, v, si
+}
+
+// rootObj returns the object at the root of a path expression (c in
+// c.a.b), or nil when the path goes through a call or an index.
+func (c *checker) rootObj(e ast.Expr) types.Object {
+	for {
+		switch x := ast.Unparen(e).(type) {
+		case *ast.Ident:
+			return c.info.ObjectOf(x)
+		case *ast.SelectorExpr:
+			e = x.X
+		case *ast.StarExpr:
+			e = x.X
+		default:
+			return nil
+		}
+	}
+}
+
+// lockOf returns the mutex a Lock/Unlock call acts on and its delta and
+// mode: c.mu for c.mu.Lock(), c.Mutex for c.Lock() through an embedded
+// sync.Mutex.
+func (c *checker) lockOf(call *ast.CallExpr) (lockKey, int, bool, bool) {
+	recv, d, read := maptypes.IsLockCall(c.info, call)
+	if d == 0 {
+		return lockKey{}, 0, false, false
+	}
+	root := c.rootObj(recv)
+	if root == nil {
+		return lockKey{}, 0, false, false
+	}
+	path := types.ExprString(recv)
+	sel := ast.Unparen(call.Fun).(*ast.SelectorExpr)
+	if s := c.info.Selections[sel]; s != nil && len(s.Index()) > 1 {
+		t := c.info.TypeOf(recv)
+		if p, ok := t.Underlying().(*types.Pointer); ok {
+			t = p.Elem()
+		}
+		st, ok := t.Underlying().(*types.Struct)
+		if !ok {
+			return lockKey{}, 0, false, false
+		}
+		path += "." + st.Field(s.Index()[0]).Name()
+	}
+	return lockKey{root: root, path: path}, d, read, true
+}
+
+// walkUnit walks one body from its entry lockset.
+func (c *checker) walkUnit(u *unit) {
+	if u.published == nil {
+		u.published = c.publications(u)
+	}
+	st := state{held: map[lockKey]int{}}
+	for k, v := range u.entry {
+		st.held[k] = v
+	}
+	w := &walker{c: c, u: u}
+	w.block(u.body().List, st)
+}
+
+// publications finds, for each variable the unit creates (a composite
+// literal or new(T)), where it is first shared: a go statement or a
+// closure that mentions it, a send of it, or a store of it anywhere but
+// a local variable. Accesses through it before then cannot race.
+func (c *checker) publications(u *unit) map[types.Object]token.Pos {
+	created := map[types.Object]bool{}
+	body := u.body()
+	ast.Inspect(body, func(n ast.Node) bool {
+		if _, ok := n.(*ast.FuncLit); ok && n != u.lit {
+			return false
+		}
+		as, ok := n.(*ast.AssignStmt)
+		if !ok || len(as.Lhs) != len(as.Rhs) {
+			if vs, ok := n.(*ast.ValueSpec); ok && len(vs.Names) == len(vs.Values) {
+				for i, name := range vs.Names {
+					if isCreation(c.info, vs.Values[i]) {
+						created[c.info.Defs[name]] = true
+					}
+				}
+			}
+			return true
+		}
+		for i, l := range as.Lhs {
+			if id, ok := l.(*ast.Ident); ok && isCreation(c.info, as.Rhs[i]) {
+				if obj := c.info.ObjectOf(id); obj != nil && obj.Parent() != nil && obj.Parent() != c.pass.Pkg.Scope() {
+					created[obj] = true
+				}
+			}
+		}
+		return true
+	})
+	out := map[types.Object]token.Pos{}
+	publish := func(obj types.Object, at token.Pos) {
+		if created[obj] {
+			if p, ok := out[obj]; !ok || at < p {
+				out[obj] = at
+			}
+		}
+	}
+	mentions := func(n ast.Node, at token.Pos) {
+		ast.Inspect(n, func(n ast.Node) bool {
+			if id, ok := n.(*ast.Ident); ok {
+				publish(c.info.Uses[id], at)
+			}
+			return true
+		})
+	}
+	ast.Inspect(body, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.GoStmt:
+			mentions(n, n.Pos())
+			return false
+		case *ast.FuncLit:
+			if n != u.lit {
+				mentions(n, n.Pos())
+				return false
+			}
+		case *ast.SendStmt:
+			mentions(n.Value, n.Pos())
+		case *ast.AssignStmt:
+			for i, l := range n.Lhs {
+				if _, local := l.(*ast.Ident); local || i >= len(n.Rhs) {
+					continue
+				}
+				if id, ok := ast.Unparen(n.Rhs[i]).(*ast.Ident); ok {
+					publish(c.info.Uses[id], n.Pos())
+				}
+				if un, ok := ast.Unparen(n.Rhs[i]).(*ast.UnaryExpr); ok && un.Op == token.AND {
+					mentions(un, n.Pos())
+				}
+			}
+		}
+		return true
+	})
+	for obj := range created {
+		if _, ok := out[obj]; !ok {
+			out[obj] = token.NoPos // never published here
+		}
+	}
+	return out
+}
+
+func isCreation(info *types.Info, e ast.Expr) bool {
+	switch x := ast.Unparen(e).(type) {
+	case *ast.CompositeLit:
+		return true
+	case *ast.UnaryExpr:
+		_, ok := ast.Unparen(x.X).(*ast.CompositeLit)
+		return x.Op == token.AND && ok
+	case *ast.CallExpr:
+		id, ok := ast.Unparen(x.Fun).(*ast.Ident)
+		if !ok || id.Name != "new" {
+			return false
+		}
+		_, builtin := info.Uses[id].(*types.Builtin)
+		return builtin
+	}
+	return false
+}
+
+// fresh reports whether the value at the root of base was created by the
+// unit and not yet published at pos.
+func (c *checker) fresh(u *unit, base ast.Expr, pos token.Pos) bool {
+	obj := c.rootObj(base)
+	if obj == nil {
+		return false
+	}
+	// Only the unit's own creations count: a literal sees its parent's
+	// variables, but the literal itself published them (a go statement
+	// or a stored closure).
+	p, ok := u.published[obj]
+	return ok && (p == token.NoPos || pos < p)
+}
+
+// inferEntries computes, for each unexported helper that is never used
+// as a value, the locks every one of its call sites holds. It reports
+// whether any entry changed.
+func (c *checker) inferEntries() bool {
+	changed := false
+	for fn, u := range c.byFunc {
+		if u.decl == nil || ast.IsExported(fn.Name()) || c.escaping[fn] || c.goFuncs[fn] {
+			continue
+		}
+		sites := c.sites[fn]
+		if len(sites) == 0 {
+			continue
+		}
+		var common map[string]int
+		all := true
+		for _, s := range sites {
+			if s.top {
+				continue
+			}
+			if all {
+				common = map[string]int{}
+				for k, v := range s.held {
+					common[k] = v
+				}
+				all = false
+				continue
+			}
+			for k, v := range common {
+				if w, ok := s.held[k]; ok {
+					common[k] = min(v, w)
+				} else {
+					delete(common, k)
+				}
+			}
+		}
+		if all {
+			if !u.assumeAll {
+				u.assumeAll = true
+				changed = true
+			}
+			continue
+		}
+		entry := map[lockKey]int{}
+		for path, mode := range common {
+			name, _, _ := strings.Cut(path, ".")
+			obj := paramNamed(c.info, u.decl, name)
+			if obj == nil {
+				continue
+			}
+			entry[lockKey{root: obj, path: path}] = mode
+		}
+		if len(entry) != len(u.entry) {
+			changed = true
+		} else {
+			for k, v := range entry {
+				if u.entry[k] != v {
+					changed = true
+				}
+			}
+		}
+		u.entry = entry
+	}
+	return changed
+}
+
+func paramNamed(info *types.Info, fd *ast.FuncDecl, name string) types.Object {
+	lists := []*ast.FieldList{fd.Recv, fd.Type.Params}
+	for _, l := range lists {
+		if l == nil {
+			continue
+		}
+		for _, f := range l.List {
+			for _, n := range f.Names {
+				if n.Name == name {
+					return info.Defs[n]
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// walker follows one unit's statements, carrying the lockset.
+type walker struct {
+	c *checker
+	u *unit
+}
+
+func (w *walker) block(list []ast.Stmt, st state) state {
+	for _, s := range list {
+		st = w.stmt(s, st)
+	}
+	return st
+}
+
+func (w *walker) stmt(s ast.Stmt, st state) state {
+	if st.dead {
+		// Unreachable code after return: analyse it from nothing held,
+		// without reporting anything impossible.
+		return st
+	}
+	switch s := s.(type) {
+	case *ast.BlockStmt:
+		return w.block(s.List, st)
+	case *ast.LabeledStmt:
+		return w.stmt(s.Stmt, st)
+	case *ast.ExprStmt:
+		if call, ok := ast.Unparen(s.X).(*ast.CallExpr); ok {
+			st = w.expr(call, st)
+			if isNoReturn(w.c.info, call) {
+				st.dead = true
+			}
+			return st
+		}
+		return w.expr(s.X, st)
+	case *ast.AssignStmt:
+		for _, r := range s.Rhs {
+			st = w.expr(r, st)
+		}
+		for _, l := range s.Lhs {
+			st = w.lhs(l, s.Tok, st)
+		}
+		return st
+	case *ast.IncDecStmt:
+		return w.lhs(s.X, token.ADD_ASSIGN, st)
+	case *ast.DeclStmt:
+		ast.Inspect(s, func(n ast.Node) bool {
+			if e, ok := n.(ast.Expr); ok {
+				st = w.expr(e, st)
+				return false
+			}
+			return true
+		})
+		return st
+	case *ast.ReturnStmt:
+		for _, r := range s.Results {
+			st = w.expr(r, st)
+		}
+		st.dead = true
+		return st
+	case *ast.BranchStmt:
+		// break, continue, goto: this path leaves the statement list; the
+		// loop's own merge accounts for it approximately.
+		st.dead = true
+		return st
+	case *ast.DeferStmt:
+		// defer c.mu.Unlock() keeps the lock held to the end; deferred
+		// accesses run at return, walked as a later-running body.
+		for _, a := range s.Call.Args {
+			st = w.expr(a, st)
+		}
+		return st
+	case *ast.GoStmt:
+		for _, a := range s.Call.Args {
+			st = w.expr(a, st)
+		}
+		return st
+	case *ast.SendStmt:
+		st = w.expr(s.Chan, st)
+		return w.expr(s.Value, st)
+	case *ast.IfStmt:
+		if s.Init != nil {
+			st = w.stmt(s.Init, st)
+		}
+		st = w.expr(s.Cond, st)
+		then := w.block(s.Body.List, st.copy())
+		els := st.copy()
+		if s.Else != nil {
+			els = w.stmt(s.Else, els)
+		}
+		return meet(then, els)
+	case *ast.ForStmt:
+		if s.Init != nil {
+			st = w.stmt(s.Init, st)
+		}
+		return w.loop(st, func(in state) state {
+			if s.Cond != nil {
+				in = w.expr(s.Cond, in)
+			}
+			out := w.block(s.Body.List, in)
+			if s.Post != nil && !out.dead {
+				out = w.stmt(s.Post, out)
+			}
+			return out
+		})
+	case *ast.RangeStmt:
+		st = w.rangeX(s, st)
+		return w.loop(st, func(in state) state { return w.block(s.Body.List, in) })
+	case *ast.SwitchStmt:
+		if s.Init != nil {
+			st = w.stmt(s.Init, st)
+		}
+		if s.Tag != nil {
+			st = w.expr(s.Tag, st)
+		}
+		return w.clauses(s.Body, st)
+	case *ast.TypeSwitchStmt:
+		if s.Init != nil {
+			st = w.stmt(s.Init, st)
+		}
+		st = w.stmt(s.Assign, st)
+		return w.clauses(s.Body, st)
+	case *ast.SelectStmt:
+		return w.clauses(s.Body, st)
+	}
+	return st
+}
+
+// loop walks a loop body twice: once to learn the lockset at the end of
+// an iteration, and once from what holds both on entry and after an
+// iteration, recording accesses only on the second walk.
+func (w *walker) loop(st state, body func(state) state) state {
+	saved := len(w.u.accesses)
+	out := body(st.copy())
+	w.u.accesses = w.u.accesses[:saved]
+	in := meet(st, out)
+	in.dead = false
+	out = body(in.copy())
+	after := meet(st, out)
+	after.dead = st.dead
+	return after
+}
+
+func (w *walker) clauses(body *ast.BlockStmt, st state) state {
+	result := state{dead: true}
+	hasDefault := false
+	for _, cl := range body.List {
+		in := st.copy()
+		var list []ast.Stmt
+		switch cl := cl.(type) {
+		case *ast.CaseClause:
+			if cl.List == nil {
+				hasDefault = true
+			}
+			for _, e := range cl.List {
+				in = w.expr(e, in)
+			}
+			list = cl.Body
+		case *ast.CommClause:
+			if cl.Comm == nil {
+				hasDefault = true
+			} else {
+				in = w.stmt(cl.Comm, in)
+			}
+			list = cl.Body
+		}
+		result = meet(result, w.block(list, in))
+	}
+	if !hasDefault {
+		result = meet(result, st)
+	}
+	return result
+}
+
+// isNoReturn reports calls that end the path: panic, os.Exit, log.Fatal.
+func isNoReturn(info *types.Info, call *ast.CallExpr) bool {
+	switch f := ast.Unparen(call.Fun).(type) {
+	case *ast.Ident:
+		_, builtin := info.Uses[f].(*types.Builtin)
+		return builtin && f.Name == "panic"
+	case *ast.SelectorExpr:
+		n := f.Sel.Name
+		return n == "Exit" || strings.HasPrefix(n, "Fatal") || strings.HasPrefix(n, "Panic")
+	}
+	return false
+}
+
+// rangeX records a range over a map field.
+func (w *walker) rangeX(s *ast.RangeStmt, st state) state {
+	if _, f, si := w.c.mapField(s.X); f != nil {
+		w.record(s.X, f, si, opRange, s.Pos(), st)
+		sel := ast.Unparen(s.X).(*ast.SelectorExpr)
+		return w.expr(sel.X, st)
+	}
+	return w.expr(s.X, st)
+}
+
+// lhs records a write through an assignment's left side.
+func (w *walker) lhs(l ast.Expr, tok token.Token, st state) state {
+	ix, ok := ast.Unparen(l).(*ast.IndexExpr)
+	if !ok {
+		return w.expr(l, st)
+	}
+	if _, f, si := w.c.mapField(ix.X); f != nil {
+		w.record(ix.X, f, si, opWrite, ix.Pos(), st)
+		st = w.expr(ast.Unparen(ix.X).(*ast.SelectorExpr).X, st)
+		return w.expr(ix.Index, st)
+	}
+	return w.expr(l, st)
+}
+
+// expr walks an expression in evaluation order (roughly: left to right),
+// recording map accesses, lock calls and same-package calls.
+func (w *walker) expr(e ast.Expr, st state) state {
+	if e == nil {
+		return st
+	}
+	ast.Inspect(e, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.FuncLit:
+			return false // its own unit (or walked inline below)
+		case *ast.IndexExpr:
+			if _, f, si := w.c.mapField(n.X); f != nil {
+				w.record(n.X, f, si, opRead, n.Pos(), st)
+			}
+		case *ast.CallExpr:
+			for _, a := range n.Args {
+				st = w.expr(a, st)
+			}
+			if lit, ok := ast.Unparen(n.Fun).(*ast.FuncLit); ok {
+				// Called on the spot: its body runs now, under our locks.
+				w.block(lit.Body.List, st.copy())
+				return false
+			}
+			if sel, ok := ast.Unparen(n.Fun).(*ast.SelectorExpr); ok {
+				st = w.expr(sel.X, st)
+			}
+			w.call(n, st)
+			st = w.lockCall(n, st)
+			return false
+		}
+		return true
+	})
+	return st
+}
+
+// call records builtin map operations and same-package call sites.
+func (w *walker) call(call *ast.CallExpr, st state) {
+	if id, ok := ast.Unparen(call.Fun).(*ast.Ident); ok {
+		if _, builtin := w.c.info.Uses[id].(*types.Builtin); builtin && len(call.Args) > 0 {
+			if _, f, si := w.c.mapField(call.Args[0]); f != nil {
+				op := map[string]opKind{"delete": opDelete, "clear": opClear, "len": opLen}
+				if o, ok := op[id.Name]; ok {
+					w.record(call.Args[0], f, si, o, call.Pos(), st)
+				}
+			}
+			return
+		}
+	}
+	fn := w.c.calleeOf(call)
+	if fn == nil {
+		return
+	}
+	w.u.calls = append(w.u.calls, fn)
+	sig := fn.Type().(*types.Signature)
+	site := callSite{callee: fn, held: map[string]int{}, caller: w.u, pos: call.Pos()}
+	callee := w.c.byFunc[fn]
+	if callee == nil || callee.decl == nil {
+		return
+	}
+	// Map the caller's held locks on the receiver and arguments to the
+	// callee's parameter names.
+	bind := func(arg ast.Expr, param string) {
+		if param == "" || param == "_" {
+			return
+		}
+		if w.c.fresh(w.u, arg, call.Pos()) {
+			site.top = true
+		}
+		root := w.c.rootObj(arg)
+		prefix := types.ExprString(arg) + "."
+		for k, v := range st.held {
+			if k.root == root && strings.HasPrefix(k.path, prefix) {
+				site.held[param+"."+strings.TrimPrefix(k.path, prefix)] = v
+			}
+		}
+	}
+	if sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr); ok && sig.Recv() != nil {
+		site.recv = sel.X
+		site.recvMu = map[string]int{}
+		if root := w.c.rootObj(sel.X); root != nil {
+			prefix := types.ExprString(sel.X) + "."
+			for k, v := range st.held {
+				if k.root == root && strings.HasPrefix(k.path, prefix) {
+					site.recvMu[strings.TrimPrefix(k.path, prefix)] = v
+				}
+			}
+		}
+		if callee.decl.Recv != nil && len(callee.decl.Recv.List) > 0 && len(callee.decl.Recv.List[0].Names) > 0 {
+			bind(sel.X, callee.decl.Recv.List[0].Names[0].Name)
+		}
+	}
+	var names []string
+	for _, f := range callee.decl.Type.Params.List {
+		for _, n := range f.Names {
+			names = append(names, n.Name)
+		}
+	}
+	for i, a := range call.Args {
+		if i < len(names) {
+			bind(a, names[i])
+		}
+	}
+	if w.u.assumeAll {
+		site.top = true
+	}
+	w.c.sites[fn] = append(w.c.sites[fn], site)
+}
+
+func (w *walker) lockCall(call *ast.CallExpr, st state) state {
+	key, d, read, ok := w.c.lockOf(call)
+	if !ok {
+		return st
+	}
+	if d > 0 {
+		mode := writeMode
+		if read {
+			mode = readMode
+		}
+		st.held[key] = mode
+	} else {
+		delete(st.held, key)
+	}
+	return st
+}
+
+// record notes one access with the base's mutexes held at this point.
+func (w *walker) record(x ast.Expr, f *types.Var, si *structInfo, op opKind, pos token.Pos, st state) {
+	base := ast.Unparen(x).(*ast.SelectorExpr).X
+	root := w.c.rootObj(base)
+	if root == nil {
+		return
+	}
+	a := &access{field: f, base: base, pos: pos, op: op, held: map[string]int{}, unit: w.u}
+	prefix := types.ExprString(base) + "."
+	for _, m := range si.mutexes {
+		if mode, ok := st.held[lockKey{root: root, path: prefix + m.Name()}]; ok {
+			a.held[m.Name()] = mode
+		}
+	}
+	a.fresh = w.c.fresh(w.u, base, pos)
+	w.u.accesses = append(w.u.accesses, a)
+}
+
+// report infers each field's guard and reports the accesses that break
+// it.
+func (c *checker) report() {
+	reach := c.reachable()
+	byField := map[*types.Var][]*access{}
+	fieldStruct := map[*types.Var]*structInfo{}
+	var order []*types.Var
+	for _, u := range c.units {
+		if u.ignore {
+			continue
+		}
+		for _, a := range u.accesses {
+			if a.fresh {
+				continue
+			}
+			if _, ok := byField[a.field]; !ok {
+				order = append(order, a.field)
+			}
+			byField[a.field] = append(byField[a.field], a)
+		}
+	}
+	for st, si := range c.structs {
+		for i := 0; i < st.NumFields(); i++ {
+			fieldStruct[st.Field(i)] = si
+		}
+	}
+	sort.Slice(order, func(i, j int) bool { return order[i].Pos() < order[j].Pos() })
+	guards := map[*types.Var]string{}
+	for _, f := range order {
+		if g := c.reportField(f, fieldStruct[f], byField[f], reach); g != "" {
+			guards[f] = g
+		}
+	}
+	c.reportCalls(guards, reach)
+}
+
+// reportCalls reports calls, with no lock held on the receiver, of a
+// method documented or named as called with its lock held, when that
+// method accesses a field whose guard is known: the access inside is
+// safe only if its callers lock.
+func (c *checker) reportCalls(guards map[*types.Var]string, reach map[*types.Func]bool) {
+	var fns []*types.Func
+	for fn := range c.sites {
+		fns = append(fns, fn)
+	}
+	sort.Slice(fns, func(i, j int) bool { return fns[i].Pos() < fns[j].Pos() })
+	seen := map[token.Pos]bool{}
+	for _, fn := range fns {
+		callee := c.byFunc[fn]
+		if callee == nil || !callee.declared || callee.ignore {
+			continue
+		}
+		// The first guarded field the callee accesses through its receiver.
+		var field *types.Var
+		var guard string
+		var at token.Pos
+		for _, a := range c.accessesUnder(callee) {
+			if g, ok := guards[a.field]; ok && (field == nil || a.pos < at) {
+				field, guard, at = a.field, g, a.pos
+			}
+		}
+		if field == nil {
+			continue
+		}
+		for _, s := range c.sites[fn] {
+			if s.recv == nil || s.top || seen[s.pos] || len(s.recvMu) > 0 {
+				continue
+			}
+			if s.caller.later || s.caller.assumeAll || s.caller.ignore || !s.caller.reachable(reach) {
+				continue
+			}
+			if assumed(&access{unit: s.caller}) || c.fresh(s.caller, s.recv, s.pos) {
+				continue
+			}
+			seen[s.pos] = true
+			name := types.ExprString(s.recv)
+			maptypes.Reportf(c.pass, s.pos, "call of %s.%s without %s.%s held; %s expects its caller to hold it (it accesses %s.%s at line %d)",
+				name, fn.Name(), name, guard, fn.Name(), name, field.Name(), c.pass.Fset.Position(at).Line)
+		}
+	}
+}
+
+// accessesUnder returns the accesses in u and the literals inside it.
+func (c *checker) accessesUnder(u *unit) []*access {
+	out := append([]*access(nil), u.accesses...)
+	for _, v := range c.units {
+		for p := v.parent; p != nil; p = p.parent {
+			if p == u {
+				out = append(out, v.accesses...)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// assumed reports whether an access sits in a body documented or named
+// as called with the locks held.
+func assumed(a *access) bool {
+	for u := a.unit; u != nil; u = u.parent {
+		if u.assumeAll {
+			return true
+		}
+		if u.lit == nil || u.root || u.later {
+			break
+		}
+	}
+	return false
+}
+
+func (c *checker) reportField(f *types.Var, si *structInfo, accs []*access, reach map[*types.Func]bool) string {
+	if si == nil {
+		return ""
+	}
+	guard := si.guards[f]
+	annotated := guard != ""
+	concurrent := false
+	for _, a := range accs {
+		if a.unit.reachable(reach) {
+			concurrent = true
+		}
+	}
+	if !concurrent {
+		return ""
+	}
+	if !annotated {
+		// The mutex most accesses hold, if enough do and they are most.
+		best, bestN, unheld := "", 0, 0
+		counts := map[string]int{}
+		for _, a := range accs {
+			if assumed(a) {
+				continue
+			}
+			if len(a.held) == 0 {
+				if !a.unit.later {
+					unheld++
+				}
+				continue
+			}
+			for m := range a.held {
+				counts[m]++
+			}
+		}
+		for _, m := range si.mutexes {
+			if n := counts[m.Name()]; n > bestN {
+				best, bestN = m.Name(), n
+			}
+		}
+		if bestN < minEvidence || bestN <= unheld {
+			return ""
+		}
+		guard = best
+	}
+	// The evidence: a write under the guard's write lock, else any
+	// access holding it.
+	var witness *access
+	held := 0
+	for _, a := range accs {
+		if _, ok := a.held[guard]; !ok {
+			continue
+		}
+		held++
+		if witness == nil || (a.op.writes() && a.held[guard] == writeMode && !(witness.op.writes() && witness.held[guard] == writeMode)) {
+			witness = a
+		}
+	}
+	for _, a := range accs {
+		if assumed(a) || !a.unit.reachable(reach) {
+			continue
+		}
+		name := types.ExprString(a.base)
+		mode, ok := a.held[guard]
+		switch {
+		case ok && mode == readMode && a.op.writes():
+			maptypes.Reportf(c.pass, a.pos, "%s %s.%s under %s.%s.RLock only: other readers hold the same read lock, so two writes can run at once (fatal error: concurrent map writes); take %s.%s.Lock",
+				a.op, name, f.Name(), name, guard, name, guard)
+		case !ok && len(a.held) == 0 && !a.unit.later:
+			var why string
+			if annotated {
+				why = fmt.Sprintf("the field is annotated +checklocks:%s", guard)
+			} else {
+				verb := "accessed"
+				if witness.op.writes() {
+					verb = "written"
+				}
+				why = fmt.Sprintf("it is %s under %s.%s at line %d (and %d other accesses hold it)",
+					verb, types.ExprString(witness.base), guard, c.pass.Fset.Position(witness.pos).Line, held-1)
+			}
+			maptypes.Reportf(c.pass, a.pos, "%s %s.%s without %s.%s held; %s", a.op, name, f.Name(), name, guard, why)
+		}
+	}
+	return guard
+}
+
+// reachable returns the functions that can run concurrently with other
+// code: exported ones, handlers, those started by go or passed as values,
+// and everything they call in this package.
+func (c *checker) reachable() map[*types.Func]bool {
+	reach := map[*types.Func]bool{}
+	var visit func(u *unit)
+	visit = func(u *unit) {
+		for _, fn := range u.calls {
+			if reach[fn] {
+				continue
+			}
+			reach[fn] = true
+			if v := c.byFunc[fn]; v != nil {
+				visit(v)
+				for _, l := range c.units {
+					if l.parent == v {
+						visit(l)
+					}
+				}
+			}
+		}
+	}
+	for _, u := range c.units {
+		if u.root {
+			if u.obj != nil {
+				reach[u.obj] = true
+			}
+			visit(u)
+			for _, l := range c.units {
+				if l.parent == u {
+					visit(l)
+				}
+			}
+		}
+	}
+	return reach
+}
