@@ -26,6 +26,42 @@
 // under the write lock; or use a concurrent map whose iteration allows
 // writes (sync.Map, mapguard).
 //
+// A callback passed to an iterator helper that calls it with a lock
+// held, when the callback takes the same lock for writing: directly, or
+// through methods of the value that owns the mutex, at any call depth and
+// across packages (each function's locks, and the func parameters it
+// calls while holding one, are exported as facts). Embedded mutexes and
+// small wrapper types with Lock/RLock methods are followed:
+//
+//	type Cache struct {
+//		sync.RWMutex
+//		m map[string]int
+//	}
+//
+//	func (c *Cache) Foreach(f func(k string, v int)) {
+//		c.RLock()
+//		defer c.RUnlock()
+//		for k, v := range c.m {
+//			f(k, v)
+//		}
+//	}
+//
+//	c.Foreach(func(k string, v int) {
+//		c.Delete(k) // wrong: Delete calls c.Lock while Foreach holds c.RLock
+//	})
+//
+// Right: let the callback collect and apply the changes after Foreach
+// returns, or have Foreach copy the entries under the read lock and call f
+// after releasing it.
+//
+// Not reported, because no lock is taken now: a go statement or a
+// function literal (time.AfterFunc, a stored or registered callback)
+// inside the iteration; a callee that locks only when a bool parameter
+// says so (if needLock { mu.Lock() }) called with a constant false; a
+// callee that expects the lock held and does Unlock, callback, Lock; an
+// Unlock and re-Lock inside the loop body. Recursive read locking (an
+// RLock inside an RLock) is not reported either.
+//
 // A write to an orcaman concurrent-map inside its own IterCb callback,
 // which runs with the shard's read lock held:
 //
