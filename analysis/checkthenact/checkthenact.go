@@ -6,6 +6,8 @@ import (
 	"go/ast"
 	"go/format"
 	"go/token"
+	"go/types"
+	"slices"
 
 	"golang.org/x/tools/go/analysis"
 	"golang.org/x/tools/go/analysis/passes/inspect"
@@ -14,99 +16,155 @@ import (
 	"github.com/mapguard/mapguard/analysis/internal/maptypes"
 )
 
-// Analyzer reports Load-then-Store and Load-then-Delete of one key.
+// Analyzer reports Load-then-Store and Load-then-Delete of one key, and
+// a read then a write of one key on a self-locking map type.
 var Analyzer = &analysis.Analyzer{
-	Name:     "checkthenact",
-	Doc:      "report a Load followed by a Store or Delete of the same key on a concurrent map, with no lock held in between",
-	URL:      "https://pkg.go.dev/github.com/mapguard/mapguard/analysis/checkthenact",
-	Requires: []*analysis.Analyzer{inspect.Analyzer},
-	Run:      run,
+	Name:      "checkthenact",
+	Doc:       "report a Load followed by a Store or Delete of the same key on a concurrent map, with no lock held in between",
+	URL:       "https://pkg.go.dev/github.com/mapguard/mapguard/analysis/checkthenact",
+	Requires:  []*analysis.Analyzer{inspect.Analyzer},
+	Run:       run,
+	FactTypes: []analysis.Fact{(*lockedOp)(nil)},
 }
 
-// load is a Load call not yet followed by a write.
+// load is a read of a key (a Load, or a read method of a self-locking
+// map type) not yet followed by a write.
 type load struct {
-	call *ast.CallExpr
-	recv ast.Expr
-	key  ast.Expr
+	call   *ast.CallExpr
+	recv   ast.Expr
+	key    ast.Expr
+	method string          // the read's name
+	op     *lockedOp       // the read's fact, for a self-locking type; nil for a concurrent map
+	held   map[lockKey]int // write locks held at the read, by acquisition
 }
 
 func run(pass *analysis.Pass) (any, error) {
+	epoch := 0
+	exportLockedOps(pass, &epoch)
+	decls := maptypes.FuncDecls(pass.Files, pass.TypesInfo)
+	entry := entryLocks(pass, decls, &epoch)
 	ins := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
 	ins.Preorder([]ast.Node{(*ast.FuncDecl)(nil), (*ast.FuncLit)(nil)}, func(n ast.Node) {
-		var body *ast.BlockStmt
+		var (
+			body *ast.BlockStmt
+			held []lockKey
+		)
 		switch f := n.(type) {
 		case *ast.FuncDecl:
 			body = f.Body
+			if fn, ok := pass.TypesInfo.Defs[f.Name].(*types.Func); ok {
+				held = entry[fn]
+			}
 		case *ast.FuncLit:
 			body = f.Body
 		}
 		if body != nil {
-			checkBody(pass, body)
+			checkBody(pass, body, held, &epoch)
 		}
 	})
 	return nil, nil
 }
 
-// checkBody scans one function body in source order (not entering nested
-// function literals, which are checked on their own).
-func checkBody(pass *analysis.Pass, body *ast.BlockStmt) {
-	var (
-		pending []load
-		held    int // locks taken and not yet released, in source order
-		stack   []ast.Node
-	)
-	deferred := map[*ast.CallExpr]bool{}
-	paths := map[*ast.CallExpr][]ast.Node{} // each Load's enclosing nodes
-	ast.Inspect(body, func(n ast.Node) bool {
-		if n == nil {
-			stack = stack[:len(stack)-1]
-			return true
+// checkBody walks one function body (not entering nested function
+// literals, which are checked on their own) and reports each write that
+// follows a read of the same key on the same map, on some path, unless
+// one write lock is held from before the read to after the write without
+// being released in between. entry are the locks every caller holds.
+func checkBody(pass *analysis.Pass, body *ast.BlockStmt, entry []lockKey, epoch *int) {
+	s := &state{held: map[lockKey]hold{}}
+	for _, k := range entry {
+		*epoch++
+		s.held[k] = hold{epoch: *epoch}
+	}
+	w := &walker{info: pass.TypesInfo, epoch: epoch}
+	w.visit = func(n ast.Node, stack []ast.Node, s *state) {
+		call, ok := n.(*ast.CallExpr)
+		if !ok {
+			return
 		}
 		parent := ast.Node(nil)
 		if len(stack) > 0 {
 			parent = stack[len(stack)-1]
 		}
-		stack = append(stack, n)
-		switch n := n.(type) {
-		case *ast.FuncLit:
-			stack = stack[:len(stack)-1]
-			return false
-		case *ast.DeferStmt:
-			deferred[n.Call] = true
-		case *ast.CallExpr:
-			if deferred[n] {
-				return true
-			}
-			if _, d, _ := maptypes.IsLockCall(pass.TypesInfo, n); d != 0 {
-				held = max(held+d, 0)
-				if d > 0 {
-					pending = nil // a lock taken between the calls orders them
-				}
-				return true
-			}
-			recv, method, kind := maptypes.MethodCall(pass.TypesInfo, n)
-			if kind == maptypes.None || len(n.Args) == 0 {
-				return true
-			}
-			key := n.Args[0]
-			switch {
-			case isLoad(kind, method) && held == 0:
-				if discarded(parent) {
-					return true // a Load whose result nobody reads checks nothing
-				}
-				pending = append(pending, load{n, recv, key})
-				paths[n] = append([]ast.Node(nil), stack...)
-			case isStore(kind, method) || isDelete(kind, method):
-				for _, l := range pending {
-					if maptypes.SameExpr(pass.TypesInfo, l.recv, recv) && sameKey(pass, l.key, key) && !exclusive(paths[l.call], stack) {
-						report(pass, l, n, method, kind)
-						break
-					}
-				}
+		recv, method, kind := maptypes.MethodCall(pass.TypesInfo, call)
+		if recv == nil || len(call.Args) == 0 {
+			return
+		}
+		var op *lockedOp
+		if kind == maptypes.None {
+			op = methodFact(pass, call)
+			if op == nil || op.Key >= len(call.Args) {
+				return
 			}
 		}
-		return true
-	})
+		key := call.Args[0]
+		if op != nil {
+			key = call.Args[op.Key]
+		}
+		switch {
+		case op != nil && !op.Write, op == nil && isLoad(kind, method):
+			if discarded(parent) {
+				return // a read whose result nobody looks at checks nothing
+			}
+			s.pending = append(s.pending, load{call: call, recv: recv, key: key, method: method, op: op, held: s.writeHeld()})
+		case op != nil && op.Write, op == nil && (isStore(kind, method) || isDelete(kind, method)):
+			for _, l := range s.pending {
+				if (l.op == nil) != (op == nil) || !maptypes.SameExpr(pass.TypesInfo, l.recv, recv) || !sameKey(pass, l.key, key) {
+					continue
+				}
+				if op != nil && (l.op.Lock != op.Lock || !overlap(l.op.Maps, op.Maps)) {
+					continue
+				}
+				if heldAcross(l.held, s) {
+					continue
+				}
+				report(pass, l, call, method, kind)
+				break
+			}
+		}
+	}
+	w.body(body, s)
+}
+
+// methodFact returns the lockedOp fact of the method call calls, if any.
+func methodFact(pass *analysis.Pass, call *ast.CallExpr) *lockedOp {
+	sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr)
+	if !ok {
+		return nil
+	}
+	s := pass.TypesInfo.Selections[sel]
+	if s == nil || s.Kind() != types.MethodVal {
+		return nil
+	}
+	fn, ok := s.Obj().(*types.Func)
+	if !ok {
+		return nil
+	}
+	var f lockedOp
+	if !pass.ImportObjectFact(fn.Origin(), &f) {
+		return nil
+	}
+	return &f
+}
+
+func overlap(a, b []string) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// heldAcross reports whether a write lock held at a read (by acquisition)
+// is still held, by the same acquisition, now.
+func heldAcross(atRead map[lockKey]int, now *state) bool {
+	for k, e := range atRead {
+		if h, ok := now.held[k]; ok && !h.read && h.epoch == e {
+			return true
+		}
+	}
+	return false
 }
 
 // discarded reports whether a call whose parent is p has its results
@@ -122,33 +180,6 @@ func discarded(p ast.Node) bool {
 			}
 		}
 		return true
-	}
-	return false
-}
-
-// exclusive reports whether two paths from the function body part at an
-// if statement (one in its body, the other in its else) or at a switch
-// or select (different clauses): the two calls never both run in one
-// pass.
-func exclusive(a, b []ast.Node) bool {
-	for i := 0; i+1 < len(a) && i+1 < len(b); i++ {
-		if a[i] != b[i] {
-			return false
-		}
-		if a[i+1] != b[i+1] {
-			switch p := a[i].(type) {
-			case *ast.IfStmt:
-				inBody := func(n ast.Node) bool { return n == p.Body }
-				return inBody(a[i+1]) != inBody(b[i+1]) && (a[i+1] == p.Else || b[i+1] == p.Else)
-			case *ast.BlockStmt:
-				_, ca := a[i+1].(*ast.CaseClause)
-				_, cb := b[i+1].(*ast.CaseClause)
-				_, sa := a[i+1].(*ast.CommClause)
-				_, sb := b[i+1].(*ast.CommClause)
-				return ca && cb || sa && sb
-			}
-			return false
-		}
 	}
 	return false
 }
@@ -183,6 +214,15 @@ func report(pass *analysis.Pass, l load, write *ast.CallExpr, method string, kin
 	if kind == maptypes.Cmap {
 		atomic = "SetIfAbsent, Upsert or RemoveCb"
 	}
+	if l.op != nil {
+		maptypes.Report(pass, analysis.Diagnostic{
+			Pos: write.Pos(),
+			End: write.End(),
+			Message: fmt.Sprintf("%s of %s after %s of the same key at line %d, with no lock held across both: each call locks %s on its own, so another goroutine can write the key in between; check and write in one method under one lock",
+				method, exprText(l.recv), l.method, pass.Fset.Position(l.call.Pos()).Line, heldName(exprText(l.recv), l.op.Lock)),
+		})
+		return
+	}
 	d := analysis.Diagnostic{
 		Pos: write.Pos(),
 		End: write.End(),
@@ -193,6 +233,14 @@ func report(pass *analysis.Pass, l load, write *ast.CallExpr, method string, kin
 		d.SuggestedFixes = []analysis.SuggestedFix{fix}
 	}
 	maptypes.Report(pass, d)
+}
+
+// heldName names the mutex at path from the value recv, for messages.
+func heldName(recv, path string) string {
+	if path == "" {
+		return recv + "'s mutex"
+	}
+	return recv + path
 }
 
 func exprText(e ast.Expr) string {

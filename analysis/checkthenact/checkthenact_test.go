@@ -16,3 +16,16 @@ func TestCheckThenAct(t *testing.T) {
 	}
 	analysistest.RunWithSuggestedFixes(t, testdata, checkthenact.Analyzer, "checkthenact")
 }
+
+// TestRealBugs runs the analyzer over reproductions of lost updates
+// shipped by real projects (each file names its source) and their fixed
+// versions; checkthenactgocache is a library whose self-locking type is
+// used from checkthenactreal, so its facts must cross the package
+// boundary.
+func TestRealBugs(t *testing.T) {
+	testdata, err := filepath.Abs("../testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	analysistest.Run(t, testdata, checkthenact.Analyzer, "checkthenactgocache", "checkthenactreal")
+}

@@ -1,6 +1,7 @@
 // Package checkthenact defines an Analyzer that reports a Load followed
-// by a Store (or Delete) of the same key on a concurrent map with no lock
-// held in between.
+// by a Store (or Delete) of the same key on a concurrent map, or a read
+// followed by a write of the same key on a self-locking map type, with
+// no lock held across both.
 //
 // # Analyzer checkthenact
 //
@@ -26,8 +27,46 @@
 //	cache.LoadAndDelete(k)
 //	counts.Compute(k, func(old int, _ bool) (int, mapguard.ComputeOp) { return old + 1, mapguard.UpdateOp })
 //
-// For the two if-statement shapes above the analyzer offers the rewrite as
-// a suggested fix. It does not report when a mutex is held across both
-// calls, when the keys or maps differ, or on builtin maps (unsyncmap is
+// The same holds for a map type of your own whose methods each lock the
+// value's mutex around a map field ("self-locking": every exported
+// method that touches the map takes the mutex). The analyzer recognises
+// such types by that structure, not by their names, and reports a read
+// method (one that only reads a key and returns something, such as Has,
+// Get or Contains) followed by a blind write method (one that assigns the
+// key without reading it, such as Set, Put or Add) of the same key on the
+// same value. It records what each method does as a fact, so this works
+// across packages.
+//
+// Wrong:
+//
+//	if !seen.Contains(id) { // Contains: s.mu.Lock(); _, ok := s.items[id]; s.mu.Unlock()
+//		seen.Add(id) // Add: s.mu.Lock(); s.items[id] = struct{}{}; s.mu.Unlock()
+//	}
+//
+// Right: one method that checks and writes under one lock.
+//
+//	func (s *Set) AddIfAbsent(id string) (added bool) {
+//		s.mu.Lock()
+//		defer s.mu.Unlock()
+//		if _, ok := s.items[id]; ok {
+//			return false
+//		}
+//		s.items[id] = struct{}{}
+//		return true
+//	}
+//
+// Only a write lock taken before the read and released after the write,
+// on every path, makes the pair safe: a lock taken in between, or in one
+// branch, or released and taken again, or a read lock (two readers can
+// both pass the check) does not. A function whose every caller in the
+// package holds the lock (an unexported helper "called with c.mu held",
+// never used as a value) counts as holding it.
+//
+// For the two if-statement shapes of sync.Map-like maps above the
+// analyzer offers the rewrite as a suggested fix; for self-locking types
+// it offers none (the atomic method may not exist). It does not report
+// when the keys or maps differ, a read followed by a Delete of a
+// self-locking type (deleting is idempotent), a write method that reads
+// the key first (SetIfAbsent, Incr), or on builtin maps (unsyncmap is
 // about those).
 package checkthenact

@@ -89,13 +89,6 @@ func underLock(id string) {
 	}
 }
 
-func lockBetween(m *mapguard.Map[string, int], k string) {
-	v, _ := m.Load(k)
-	mu.Lock()
-	m.Store(k, v)
-	mu.Unlock()
-}
-
 func storeThenLoad(id string) {
 	sessions.Store(id, &session{})
 	sessions.Load(id)
