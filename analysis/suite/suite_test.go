@@ -1,7 +1,9 @@
 package suite_test
 
 import (
+	"go/types"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"golang.org/x/tools/go/analysis"
@@ -19,9 +21,27 @@ var all = &analysis.Analyzer{
 	Doc:      "every mapvet analyzer",
 	Requires: []*analysis.Analyzer{inspect.Analyzer},
 	Run: func(pass *analysis.Pass) (any, error) {
+		// The analyzers' facts stay in this pass: the corpus is one
+		// package, and each analyzer's own tests check its facts, so
+		// the corpus checks findings only.
+		type factKey struct {
+			obj types.Object
+			typ reflect.Type
+		}
+		facts := map[factKey]analysis.Fact{}
 		for _, a := range suite.Analyzers() {
 			p := *pass
 			p.Analyzer = a
+			p.ExportObjectFact = func(obj types.Object, f analysis.Fact) {
+				facts[factKey{obj, reflect.TypeOf(f)}] = f
+			}
+			p.ImportObjectFact = func(obj types.Object, f analysis.Fact) bool {
+				got, ok := facts[factKey{obj, reflect.TypeOf(f)}]
+				if ok {
+					reflect.ValueOf(f).Elem().Set(reflect.ValueOf(got).Elem())
+				}
+				return ok
+			}
 			if _, err := a.Run(&p); err != nil {
 				return nil, err
 			}
