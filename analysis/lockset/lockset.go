@@ -314,7 +314,7 @@ func (c *checker) findUnits() {
 			name := fd.Name.Name
 			u.root = ast.IsExported(name) || isHandler(c.info, obj)
 			u.declared = strings.HasSuffix(name, "Locked") || strings.HasSuffix(name, "_locked") ||
-				strings.HasSuffix(name, "NoLock") || documentedHeld(fd.Doc)
+				strings.HasSuffix(name, "NoLock") || documentedHeld(fd.Doc) || openingComment(f, fd)
 			u.assumeAll = u.declared
 			u.ignore = annotationPresent(fd.Doc, "+checklocksignore")
 			// Decoding into a value happens before it is shared.
@@ -468,6 +468,31 @@ func documentedHeld(doc *ast.CommentGroup) bool {
 	}
 	for _, w := range []string{"called with", "caller must", "callers must", "caller holds", "must hold", "assumes", "requires", "expects", "while holding", "with the lock", "lock is held", "lock held"} {
 		if strings.Contains(t, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// openingComment reports whether a comment before the first statement
+// of fd's body says the lock is already held ("// already locked",
+// "// caller holds c.mu").
+func openingComment(f *ast.File, fd *ast.FuncDecl) bool {
+	end := fd.Body.Rbrace
+	if len(fd.Body.List) > 0 {
+		end = fd.Body.List[0].Pos()
+	}
+	for _, cg := range f.Comments {
+		if cg.Pos() < fd.Body.Lbrace || cg.Pos() >= end {
+			continue
+		}
+		t := strings.ToLower(cg.Text())
+		for _, w := range []string{"already locked", "already held", "already holds", "lock held", "locked by caller", "lock is held"} {
+			if strings.Contains(t, w) {
+				return true
+			}
+		}
+		if documentedHeld(cg) {
 			return true
 		}
 	}

@@ -317,3 +317,29 @@ func Merge(a, b *Cache) {
 	b.mu.Unlock()
 	a.mu.Unlock()
 }
+
+// Evicter's onEvict is a callback the LRU calls under c.lock; it says so
+// in its body (go-zero core/collection/cache.go).
+type Evicter struct {
+	lock sync.Mutex
+	data map[string]any
+	lru  func(key string, evict func(string))
+}
+
+func (c *Evicter) Set(k string, v any) {
+	c.lock.Lock()
+	c.data[k] = v
+	c.lru(k, c.onEvict)
+	c.lock.Unlock()
+}
+
+func (c *Evicter) Del(k string) {
+	c.lock.Lock()
+	delete(c.data, k)
+	c.lock.Unlock()
+}
+
+func (c *Evicter) onEvict(key string) {
+	// already locked
+	delete(c.data, key)
+}
