@@ -147,6 +147,7 @@ type callSite struct {
 	pos    token.Pos
 	recv   ast.Expr       // the receiver expression of a method call
 	recvMu map[string]int // the receiver's mutex fields held at the call
+	any    bool           // some lock is held at the call
 }
 
 type checker struct {
@@ -316,7 +317,10 @@ func (c *checker) findUnits() {
 			u.declared = strings.HasSuffix(name, "Locked") || strings.HasSuffix(name, "_locked") ||
 				strings.HasSuffix(name, "NoLock") || documentedHeld(fd.Doc) || openingComment(f, fd)
 			u.assumeAll = u.declared
-			u.ignore = annotationPresent(fd.Doc, "+checklocksignore")
+			// A function whose locking depends on a parameter
+			// (match(subject, doLock bool)) locks or not as its callers
+			// say; the lockset of its body is not one thing.
+			u.ignore = annotationPresent(fd.Doc, "+checklocksignore") || lockFlag(c.info, fd)
 			// Decoding into a value happens before it is shared.
 			switch name {
 			case "UnmarshalJSON", "UnmarshalYAML", "UnmarshalText", "UnmarshalBinary", "GobDecode", "Decode", "init":
@@ -463,8 +467,16 @@ func documentedHeld(doc *ast.CommentGroup) bool {
 		return true
 	}
 	t := strings.ToLower(doc.Text())
+	for _, w := range []string{"not be held", "not held", "must not", "should not", "without holding", "without the lock"} {
+		if strings.Contains(t, w) {
+			return false // "Lock MUST NOT be held on entry."
+		}
+	}
 	if !strings.Contains(t, "held") && !strings.Contains(t, "locked") && !strings.Contains(t, "hold") {
 		return false
+	}
+	if strings.Contains(t, "held") && (strings.Contains(t, "lock") || strings.Contains(t, "mu")) {
+		return true // "Lock should be held."
 	}
 	for _, w := range []string{"called with", "caller must", "callers must", "caller holds", "must hold", "assumes", "requires", "expects", "while holding", "with the lock", "lock is held", "lock held"} {
 		if strings.Contains(t, w) {
@@ -494,6 +506,22 @@ func openingComment(f *ast.File, fd *ast.FuncDecl) bool {
 		}
 		if documentedHeld(cg) {
 			return true
+		}
+	}
+	return false
+}
+
+// lockFlag reports whether fd has a bool parameter named for a lock
+// (doLock, needLock, locked).
+func lockFlag(info *types.Info, fd *ast.FuncDecl) bool {
+	for _, f := range fd.Type.Params.List {
+		if t, ok := info.TypeOf(f.Type).(*types.Basic); !ok || t.Kind() != types.Bool {
+			continue
+		}
+		for _, n := range f.Names {
+			if strings.Contains(strings.ToLower(n.Name), "lock") {
+				return true
+			}
 		}
 	}
 	return false
@@ -689,12 +717,21 @@ func isCreation(info *types.Info, e ast.Expr) bool {
 		_, ok := ast.Unparen(x.X).(*ast.CompositeLit)
 		return x.Op == token.AND && ok
 	case *ast.CallExpr:
-		id, ok := ast.Unparen(x.Fun).(*ast.Ident)
-		if !ok || id.Name != "new" {
+		var id *ast.Ident
+		switch f := ast.Unparen(x.Fun).(type) {
+		case *ast.Ident:
+			id = f
+		case *ast.SelectorExpr:
+			id = f.Sel
+		default:
 			return false
 		}
-		_, builtin := info.Uses[id].(*types.Builtin)
-		return builtin
+		if _, builtin := info.Uses[id].(*types.Builtin); builtin {
+			return id.Name == "new"
+		}
+		// A constructor (NewAccount, newClient) returns a value nobody
+		// else has seen yet.
+		return strings.HasPrefix(id.Name, "New") || strings.HasPrefix(id.Name, "new")
 	}
 	return false
 }
@@ -1058,7 +1095,7 @@ func (w *walker) call(call *ast.CallExpr, st state) {
 	}
 	w.u.calls = append(w.u.calls, fn)
 	sig := fn.Type().(*types.Signature)
-	site := callSite{callee: fn, held: map[string]int{}, caller: w.u, pos: call.Pos()}
+	site := callSite{callee: fn, held: map[string]int{}, caller: w.u, pos: call.Pos(), any: len(st.held) > 0 || len(w.u.entry) > 0}
 	callee := w.c.byFunc[fn]
 	if callee == nil || callee.decl == nil {
 		return
@@ -1203,7 +1240,11 @@ func (c *checker) reportCalls(guards map[*types.Var]string, reach map[*types.Fun
 		var field *types.Var
 		var guard string
 		var at token.Pos
+		recv := receiverObj(c.info, callee.decl)
 		for _, a := range c.accessesUnder(callee) {
+			if recv == nil || c.rootObj(a.base) != recv || types.ExprString(a.base) != recv.Name() {
+				continue // guarded by the receiver's mutex only
+			}
 			if g, ok := guards[a.field]; ok && (field == nil || a.pos < at) {
 				field, guard, at = a.field, g, a.pos
 			}
@@ -1212,7 +1253,7 @@ func (c *checker) reportCalls(guards map[*types.Var]string, reach map[*types.Fun
 			continue
 		}
 		for _, s := range c.sites[fn] {
-			if s.recv == nil || s.top || seen[s.pos] || len(s.recvMu) > 0 {
+			if s.recv == nil || s.top || seen[s.pos] || len(s.recvMu) > 0 || s.any {
 				continue
 			}
 			if s.caller.later || s.caller.assumeAll || s.caller.ignore || !s.caller.reachable(reach) {
@@ -1227,6 +1268,14 @@ func (c *checker) reportCalls(guards map[*types.Var]string, reach map[*types.Fun
 				name, fn.Name(), name, guard, fn.Name(), name, field.Name(), c.pass.Fset.Position(at).Line)
 		}
 	}
+}
+
+// receiverObj returns the receiver variable of a method declaration.
+func receiverObj(info *types.Info, fd *ast.FuncDecl) types.Object {
+	if fd.Recv == nil || len(fd.Recv.List) == 0 || len(fd.Recv.List[0].Names) == 0 {
+		return nil
+	}
+	return info.Defs[fd.Recv.List[0].Names[0]]
 }
 
 // accessesUnder returns the accesses in u and the literals inside it.

@@ -36,14 +36,21 @@ func (c *Cache) Len() int {
 }
 
 // Unlocked on one path only: the lock is taken in one branch.
-func (c *Cache) Touch(k string, lock bool) {
-	if lock {
+func (c *Cache) Touch(k string, fast bool) {
+	if !fast {
 		c.mu.Lock()
 	}
 	c.items[k]++ // want `write to c.items without c.mu held`
-	if lock {
+	if !fast {
 		c.mu.Unlock()
 	}
+}
+
+// A value from a constructor function is as fresh as a literal.
+func Prefilled() *Cache {
+	c := NewCache(nil)
+	c.items["x"] = 1
+	return c
 }
 
 // Registry embeds its RWMutex and writes under the read lock.
@@ -343,3 +350,44 @@ func (c *Evicter) onEvict(key string) {
 	// already locked
 	delete(c.data, key)
 }
+
+// Sublist's match locks only when asked (nats-server sublist.go).
+type Sublist struct {
+	sync.RWMutex
+	cache map[string]int
+}
+
+func (s *Sublist) Insert(k string) {
+	s.Lock()
+	s.cache[k] = 1
+	s.Unlock()
+}
+
+func (s *Sublist) Remove(k string) {
+	s.Lock()
+	delete(s.cache, k)
+	s.Unlock()
+}
+
+func (s *Sublist) Match(k string) int       { return s.match(k, true) }
+func (s *Sublist) matchNoLock(k string) int { return s.match(k, false) }
+
+func (s *Sublist) match(k string, doLock bool) int {
+	if doLock {
+		s.RLock()
+	}
+	n := s.cache[k]
+	if doLock {
+		s.RUnlock()
+	}
+	return n
+}
+
+// clear drops everything. Lock MUST NOT be held on entry.
+func (s *Sublist) clear() {
+	s.Lock()
+	clear(s.cache)
+	s.Unlock()
+}
+
+func (s *Sublist) Reset() { s.clear() }
