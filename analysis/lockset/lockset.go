@@ -1241,6 +1241,9 @@ func (c *checker) reportCalls(guards map[*types.Var]string, reach map[*types.Fun
 		var guard string
 		var at token.Pos
 		recv := receiverObj(c.info, callee.decl)
+		if recv == nil || c.locksRecv(callee.decl, recv) {
+			continue // its doc is stale: it takes the lock itself
+		}
 		for _, a := range c.accessesUnder(callee) {
 			if recv == nil || c.rootObj(a.base) != recv || types.ExprString(a.base) != recv.Name() {
 				continue // guarded by the receiver's mutex only
@@ -1268,6 +1271,20 @@ func (c *checker) reportCalls(guards map[*types.Var]string, reach map[*types.Fun
 				name, fn.Name(), name, guard, fn.Name(), name, field.Name(), c.pass.Fset.Position(at).Line)
 		}
 	}
+}
+
+// locksRecv reports whether fd's body locks a mutex of its receiver.
+func (c *checker) locksRecv(fd *ast.FuncDecl, recv types.Object) bool {
+	found := false
+	ast.Inspect(fd.Body, func(n ast.Node) bool {
+		if call, ok := n.(*ast.CallExpr); ok && !found {
+			if key, d, _, ok := c.lockOf(call); ok && d > 0 && key.root == recv {
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
 }
 
 // receiverObj returns the receiver variable of a method declaration.

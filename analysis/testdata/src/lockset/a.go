@@ -391,3 +391,31 @@ func (s *Sublist) clear() {
 }
 
 func (s *Sublist) Reset() { s.clear() }
+
+// sendStats' doc is stale: it locks (nats-server events.go sendStatsz).
+type Stats struct {
+	mu      sync.RWMutex
+	clients map[int]bool
+}
+
+func (s *Stats) Add(id int) {
+	s.mu.Lock()
+	s.clients[id] = true
+	s.mu.Unlock()
+}
+
+func (s *Stats) Del(id int) {
+	s.mu.Lock()
+	delete(s.clients, id)
+	s.mu.Unlock()
+}
+
+// sendStats publishes the counts.
+// Lock should be held.
+func (s *Stats) sendStats() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.clients)
+}
+
+func (s *Stats) Update() { go s.sendStats() }
