@@ -68,7 +68,7 @@ func TestSuiteHasEveryAnalyzer(t *testing.T) {
 			t.Errorf("%s: %v", a.Name, err)
 		}
 	}
-	for _, want := range []string{"rangelock", "checkthenact", "unsyncmap", "mapcapture"} {
+	for _, want := range []string{"rangelock", "checkthenact", "unsyncmap", "mapcapture", "lockset"} {
 		if !names[want] {
 			t.Errorf("suite lacks %s", want)
 		}

@@ -63,7 +63,7 @@ func covers(args, analyzer string) bool {
 		return true
 	}
 	names := strings.Split(fields[0], ",")
-	known := []string{"rangelock", "checkthenact", "unsyncmap", "mapcapture"}
+	known := []string{"rangelock", "checkthenact", "unsyncmap", "mapcapture", "lockset"}
 	for _, n := range names {
 		if !slices.Contains(known, n) {
 			return true // the first word is the reason: no names given
