@@ -164,20 +164,7 @@ func TestRolloutFollowCountsOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	sink, err := rollout.NewKafkaSink(rollout.KafkaOptions{Brokers: c.ListenAddrs(), Topic: "exposures"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 100 {
-		arm := []string{"syncmap", "mapguard"}[i%2]
-		if err := sink.Emit(context.Background(), rollout.Event{Experiment: "map-impl", Arm: arm, Unit: strconv.Itoa(i),
-			Metrics: map[string]float64{"ms": float64(i % 7)}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
-	}
+	publishExposures(t, c.ListenAddrs(), 100)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	w := &reportWriter{n: 2, cancel: cancel}
@@ -279,20 +266,7 @@ func TestRolloutFollowWaitsForFirstExposures(t *testing.T) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	sink, err := rollout.NewKafkaSink(rollout.KafkaOptions{Brokers: c.ListenAddrs(), Topic: "exposures"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 100 {
-		arm := []string{"syncmap", "mapguard"}[i%2]
-		if err := sink.Emit(context.Background(), rollout.Event{Experiment: "map-impl", Arm: arm, Unit: strconv.Itoa(i),
-			Metrics: map[string]float64{"ms": float64(i % 7)}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
-	}
+	publishExposures(t, c.ListenAddrs(), 100)
 	if err := <-done; err != nil {
 		t.Fatalf("analyze -follow: %v\nstderr:\n%s", err, stderr.String())
 	}
@@ -351,5 +325,26 @@ experiments:
 	}
 	if got := out.String(); !strings.Contains(got, "no arm (not-enrolled): the unit's bucket is outside") {
 		t.Errorf("assign of a unit outside the enrolled buckets printed %q; want the bucket explanation", got)
+	}
+}
+
+// publishExposures publishes n exposures of experiment map-impl to the
+// topic exposures, one unit each, alternately in arms syncmap and
+// mapguard.
+func publishExposures(t *testing.T, brokers []string, n int) {
+	t.Helper()
+	sink, err := rollout.NewKafkaSink(rollout.KafkaOptions{Brokers: brokers, Topic: "exposures"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		arm := []string{"syncmap", "mapguard"}[i%2]
+		if err := sink.Emit(context.Background(), rollout.Event{Experiment: "map-impl", Arm: arm, Unit: strconv.Itoa(i),
+			Metrics: map[string]float64{"ms": float64(i % 7)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
