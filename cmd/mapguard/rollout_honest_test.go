@@ -51,11 +51,7 @@ func TestRolloutAnalyzeNoExposures(t *testing.T) {
 	empty := writeFile(t, dir, "empty.jsonl", "")
 	unrelated := writeFile(t, dir, "unrelated.jsonl", `{"experiment":"other","arm":"syncmap","unit":"u1"}`+"\n"+`{"foo":1}`+"\n")
 
-	c, err := kfake.NewCluster(kfake.SeedTopics(1, "exposures"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := exposureCluster(t)
 	brokers := strings.Join(c.ListenAddrs(), ",")
 
 	for _, tc := range []struct {
@@ -159,16 +155,12 @@ func TestRolloutFollowCountsOnce(t *testing.T) {
 	}
 	dir := t.TempDir()
 	cfg := writeFile(t, dir, "experiments.yaml", mapImplConfig)
-	c, err := kfake.NewCluster(kfake.SeedTopics(1, "exposures"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := exposureCluster(t)
 	publishExposures(t, c.ListenAddrs(), 100)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	w := &reportWriter{n: 2, cancel: cancel}
-	err = run(ctx, []string{"rollout", "analyze", "-config", cfg, "-experiment", "map-impl",
+	err := run(ctx, []string{"rollout", "analyze", "-config", cfg, "-experiment", "map-impl",
 		"-control", "syncmap",
 		"-brokers", strings.Join(c.ListenAddrs(), ","), "-topic", "exposures", "-follow", "-every", "10ms"}, w, io.Discard)
 	if err != nil {
@@ -243,11 +235,7 @@ func TestRolloutFollowWaitsForFirstExposures(t *testing.T) {
 	}
 	dir := t.TempDir()
 	cfg := writeFile(t, dir, "experiments.yaml", mapImplConfig)
-	c, err := kfake.NewCluster(kfake.SeedTopics(1, "exposures"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := exposureCluster(t)
 	brokers := strings.Join(c.ListenAddrs(), ",")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -347,4 +335,16 @@ func publishExposures(t *testing.T, brokers []string, n int) {
 	if err := sink.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// exposureCluster starts an in-process Kafka cluster with an empty topic
+// exposures, closed when the test ends.
+func exposureCluster(t *testing.T) *kfake.Cluster {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.SeedTopics(1, "exposures"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
 }
