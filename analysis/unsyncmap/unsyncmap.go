@@ -30,14 +30,19 @@ func run(pass *analysis.Pass) (any, error) {
 			return true
 		}
 		g := n.(*ast.GoStmt)
+		fieldWritten := goroutineFieldWrites(pass, decls, g)
+		written := map[*types.Var]token.Pos{}
 		body := goroutineBody(pass, decls, g)
-		if body == nil {
-			return true
+		if body != nil && !locks(pass, body) {
+			written = writtenMaps(pass, body)
 		}
-		written := writtenMaps(pass, body)
 		// And the package variables written by same-package functions the
 		// goroutine's function calls (one level).
-		ast.Inspect(body, func(n ast.Node) bool {
+		inspect := ast.Inspect
+		if body == nil || locks(pass, body) {
+			inspect = func(ast.Node, func(ast.Node) bool) {}
+		}
+		inspect(body, func(n ast.Node) bool {
 			c, ok := n.(*ast.CallExpr)
 			if !ok {
 				return true
@@ -53,7 +58,7 @@ func run(pass *analysis.Pass) (any, error) {
 			}
 			return true
 		})
-		if len(written) == 0 || locks(pass, body) {
+		if len(written) == 0 && len(fieldWritten) == 0 {
 			return true
 		}
 		// The enclosing function's body.
@@ -67,7 +72,7 @@ func run(pass *analysis.Pass) (any, error) {
 			}
 		}
 		if encl != nil {
-			checkReads(pass, encl, g, written)
+			checkReads(pass, decls, encl, g, written, fieldWritten)
 		}
 		return true
 	})
@@ -158,10 +163,25 @@ func locks(pass *analysis.Pass, n ast.Node) bool {
 // does both: a read is ordered when a synchronization point (a channel
 // receive, a select, a range over a channel, a Wait or a Lock) came
 // before it.
-func checkReads(pass *analysis.Pass, encl *ast.BlockStmt, g *ast.GoStmt, written map[*types.Var]token.Pos) {
+func checkReads(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDecl, encl *ast.BlockStmt, g *ast.GoStmt, written map[*types.Var]token.Pos, fieldWritten map[fieldKey]token.Pos) {
 	synced := false
 	reported := map[*types.Var]bool{}
+	fieldReported := map[fieldKey]bool{}
+	fieldRead := func(k fieldKey, at token.Pos, how string) {
+		w, ok := fieldWritten[k]
+		if !ok || synced || fieldReported[k] {
+			return
+		}
+		fieldReported[k] = true
+		maptypes.Reportf(pass, at, "%s %s.%s while the goroutine started at line %d writes it (line %d), with no lock or channel/WaitGroup hand-off between: fatal error: concurrent map read and map write; wait for the goroutine, lock both sides, or use sync.Map or a mapguard map",
+			how, k.obj.Name(), k.field.Name(), pass.Fset.Position(g.Pos()).Line, pass.Fset.Position(w).Line)
+	}
+	fields := newCollector(pass, decls)
 	read := func(e ast.Expr, at token.Pos, how string) {
+		if k, ok := fields.mapField(e, nil, nil); ok {
+			fieldRead(k, at, how)
+			return
+		}
 		id, ok := ast.Unparen(e).(*ast.Ident)
 		if !ok {
 			return
@@ -210,6 +230,17 @@ func checkReads(pass *analysis.Pass, encl *ast.BlockStmt, g *ast.GoStmt, written
 			}
 			if _, d, _ := maptypes.IsLockCall(pass.TypesInfo, n); d > 0 {
 				synced = true
+			}
+			if len(fieldWritten) > 0 && !synced {
+				// A call of a same-package function or method that reads
+				// a field the goroutine writes, with no lock of its own.
+				if acc := readsOf(pass, decls, n); !acc.locks {
+					for k := range acc.reads {
+						if _, ok := fieldWritten[k]; ok {
+							fieldRead(k, n.Pos(), "call of "+types.ExprString(n.Fun)+", which reads")
+						}
+					}
+				}
 			}
 			if id, ok := ast.Unparen(n.Fun).(*ast.Ident); ok && id.Name == "len" && len(n.Args) == 1 {
 				if _, builtin := pass.TypesInfo.Uses[id].(*types.Builtin); builtin {

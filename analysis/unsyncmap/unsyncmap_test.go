@@ -16,3 +16,14 @@ func TestUnsyncMap(t *testing.T) {
 	}
 	analysistest.Run(t, testdata, unsyncmap.Analyzer, "unsyncmap")
 }
+
+// TestUnsyncMapFields checks maps in struct fields written by a goroutine
+// started on a method, a worker function or a literal, and the code
+// around them that must stay silent.
+func TestUnsyncMapFields(t *testing.T) {
+	testdata, err := filepath.Abs("../testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	analysistest.Run(t, testdata, unsyncmap.Analyzer, "unsyncmapfield")
+}

@@ -1,0 +1,183 @@
+// Package unsyncmapfield holds the struct-field shapes of unsyncmap: a
+// goroutine started on a method or a worker function writes a map field
+// that its starter reads.
+package unsyncmapfield
+
+import (
+	"fmt"
+	"sync"
+)
+
+type crawler struct {
+	seen   map[string]bool
+	counts map[string]int
+	mu     sync.Mutex
+}
+
+func (c *crawler) crawl(urls []string) {
+	for _, u := range urls {
+		c.seen[u] = true
+	}
+}
+
+func (c *crawler) visit(u string) { c.counts[u]++ }
+
+// crawlAll calls a method of the same receiver that writes.
+func (c *crawler) crawlAll(urls []string) {
+	for _, u := range urls {
+		c.visit(u)
+	}
+}
+
+func (c *crawler) forget(u string) { delete(c.seen, u) }
+
+func (c *crawler) size() int { return len(c.seen) }
+
+func (c *crawler) crawlLocked(urls []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, u := range urls {
+		c.seen[u] = true
+	}
+}
+
+func (c *crawler) sizeLocked() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.seen)
+}
+
+func (c *crawler) onlyReads() int { return len(c.seen) }
+
+func worker(c *crawler, u string) { c.seen[u] = true }
+
+// Positives.
+
+func goMethod(c *crawler, urls []string) {
+	go c.crawl(urls)
+	for u := range c.seen { // want `range over c.seen while the goroutine started at line 57 writes it \(line 19\)`
+		fmt.Println(u)
+	}
+}
+
+func goMethodOneDeeper(c *crawler, urls []string) {
+	go c.crawlAll(urls)
+	fmt.Println(len(c.counts)) // want `len of c.counts while the goroutine started at line 64 writes it \(line 23\)`
+}
+
+func goWorker(urls []string) {
+	c := &crawler{seen: map[string]bool{}}
+	for _, u := range urls {
+		go worker(c, u)
+	}
+	fmt.Println(c.seen["x"]) // want `read of c.seen while the goroutine started at line 71 writes it \(line 52\)`
+}
+
+func goLiteral(c *crawler) {
+	go func() { c.forget("x") }()
+	fmt.Println(c.size()) // want `call of c.size, which reads c.seen while the goroutine started at line 77 writes it \(line 32\)`
+}
+
+func goLiteralDirect(c *crawler) {
+	go func() {
+		c.counts["a"] = 1
+	}()
+	for k, v := range c.counts { // want `range over c.counts while the goroutine`
+		fmt.Println(k, v)
+	}
+}
+
+func goValueAddress(urls []string) {
+	var c crawler
+	go worker(&c, "x")
+	fmt.Println(c.seen["x"]) // want `read of c.seen while the goroutine`
+}
+
+// Negatives.
+
+// The goroutine writes under a lock: lockset's business.
+func writeUnderLock(c *crawler, urls []string) {
+	go c.crawlLocked(urls)
+	fmt.Println(len(c.seen))
+}
+
+// The read holds the lock.
+func readUnderLock(c *crawler, urls []string) {
+	go c.crawl(urls)
+	fmt.Println(c.sizeLocked())
+}
+
+// The read comes after wg.Wait().
+func readAfterWait(c *crawler, urls []string) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.crawl(urls)
+	}()
+	wg.Wait()
+	fmt.Println(len(c.seen))
+}
+
+// The read comes after a channel receive.
+func readAfterReceive(c *crawler, urls []string, done chan struct{}) {
+	go func() {
+		c.crawl(urls)
+		close(done)
+	}()
+	<-done
+	fmt.Println(len(c.seen))
+}
+
+// The starter reads a different field.
+func differentField(c *crawler, urls []string) {
+	go c.crawl(urls)
+	fmt.Println(len(c.counts))
+}
+
+// The goroutine only reads.
+func goroutineOnlyReads(c *crawler) {
+	go c.onlyReads()
+	c.seen["x"] = true
+}
+
+// The field is written before the go statement only.
+func writtenBefore(c *crawler) {
+	c.seen["x"] = true
+	go c.onlyReads()
+	fmt.Println(len(c.seen))
+}
+
+// The read is before the go statement.
+func readBefore(c *crawler, urls []string) {
+	fmt.Println(len(c.seen))
+	go c.crawl(urls)
+}
+
+// A different crawler is read.
+func differentObject(a, b *crawler, urls []string) {
+	go a.crawl(urls)
+	fmt.Println(len(b.seen))
+}
+
+// The goroutine writes a crawler of its own.
+func ownCrawler(urls []string) {
+	go func() {
+		c := &crawler{seen: map[string]bool{}}
+		c.crawl(urls)
+	}()
+}
+
+// The read is inside a closure that runs later.
+func readInClosure(c *crawler, urls []string) func() int {
+	go c.crawl(urls)
+	return func() int { return len(c.seen) }
+}
+
+// Lock held in the starter before the read.
+func starterLocks(c *crawler, urls []string) {
+	go c.crawl(urls)
+	c.mu.Lock()
+	fmt.Println(len(c.seen))
+	c.mu.Unlock()
+}
