@@ -24,6 +24,10 @@ type fieldAccesses struct {
 	writes map[fieldKey]token.Pos
 	reads  map[fieldKey]token.Pos
 	locks  bool
+	// signals: the code itself (not a goroutine it starts) sends on a
+	// channel, closes one or calls Done, so a receive in its starter may
+	// be ordered after its writes.
+	signals bool
 }
 
 // collector gathers fieldAccesses over same-package code, following calls
@@ -149,13 +153,31 @@ func (c *collector) callee(call *ast.CallExpr, bind map[*types.Var]*types.Var, s
 // the caller's through bind (nil: body is the caller's own literal,
 // scoped by scope), and of the same-package functions it calls, depth
 // levels further.
-func (c *collector) walk(body ast.Node, bind map[*types.Var]*types.Var, scope ast.Node, depth int) {
+func (c *collector) walk(body ast.Node, bind map[*types.Var]*types.Var, scope ast.Node, depth int, inGo bool) {
 	if body == nil {
 		return
 	}
 	lhs := map[ast.Expr]bool{}
+	var gos []*ast.GoStmt // go statements met so far: their code signals no one here
+	nested := func(n ast.Node) bool {
+		if inGo {
+			return true
+		}
+		for _, g := range gos {
+			if g.Pos() <= n.Pos() && n.End() <= g.End() {
+				return true
+			}
+		}
+		return false
+	}
 	ast.Inspect(body, func(n ast.Node) bool {
 		switch n := n.(type) {
+		case *ast.GoStmt:
+			gos = append(gos, n)
+		case *ast.SendStmt:
+			if !nested(n) {
+				c.out.signals = true
+			}
 		case *ast.AssignStmt:
 			for _, l := range n.Lhs {
 				lhs[l] = true
@@ -186,6 +208,12 @@ func (c *collector) walk(body ast.Node, bind map[*types.Var]*types.Var, scope as
 			if _, d, _ := maptypes.IsLockCall(c.pass.TypesInfo, n); d > 0 {
 				c.out.locks = true
 			}
+			if sel, ok := ast.Unparen(n.Fun).(*ast.SelectorExpr); ok && sel.Sel.Name == "Done" && !nested(n) {
+				c.out.signals = true
+			}
+			if id, ok := ast.Unparen(n.Fun).(*ast.Ident); ok && id.Name == "close" && !nested(n) {
+				c.out.signals = true
+			}
 			if id, ok := ast.Unparen(n.Fun).(*ast.Ident); ok && len(n.Args) > 0 {
 				if _, builtin := c.pass.TypesInfo.Uses[id].(*types.Builtin); builtin {
 					if k, ok := c.mapField(n.Args[0], bind, scope); ok {
@@ -200,7 +228,7 @@ func (c *collector) walk(body ast.Node, bind map[*types.Var]*types.Var, scope as
 			}
 			if depth > 0 {
 				if decl, b := c.callee(n, bind, scope); decl != nil && decl.Body != body {
-					c.walk(decl.Body, b, nil, depth-1)
+					c.walk(decl.Body, b, nil, depth-1, nested(n))
 				}
 			}
 		}
@@ -210,26 +238,28 @@ func (c *collector) walk(body ast.Node, bind map[*types.Var]*types.Var, scope as
 
 // goroutineFieldWrites returns the map fields, reached through variables
 // of the starting function, that the function g starts writes (directly
-// or one call deeper), or nil when it takes a lock anywhere.
-func goroutineFieldWrites(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDecl, g *ast.GoStmt) map[fieldKey]token.Pos {
+// or one call deeper), or nil when it takes a lock anywhere; and whether
+// that code signals (sends, closes, calls Done), without which a channel
+// receive in the starter does not order the writes before the read.
+func goroutineFieldWrites(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDecl, g *ast.GoStmt) (map[fieldKey]token.Pos, bool) {
 	c := newCollector(pass, decls)
 	if lit, ok := ast.Unparen(g.Call.Fun).(*ast.FuncLit); ok {
 		// go func() { obj.f[k] = v; obj.method() }(): the literal's own
 		// accesses, its callees' and theirs.
-		c.walk(lit.Body, nil, lit, 2)
+		c.walk(lit.Body, nil, lit, 2, false)
 	} else {
 		// go obj.method(args), go worker(obj, args): the callee with its
 		// receiver and parameters bound to the starter's variables.
 		decl, b := c.callee(g.Call, nil, nil)
 		if decl == nil {
-			return nil
+			return nil, false
 		}
-		c.walk(decl.Body, b, nil, 1)
+		c.walk(decl.Body, b, nil, 1, false)
 	}
 	if c.out.locks {
-		return nil
+		return nil, false
 	}
-	return c.out.writes
+	return c.out.writes, c.out.signals
 }
 
 // readsOf returns the map fields that n reads, directly or through the
@@ -238,7 +268,7 @@ func goroutineFieldWrites(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDe
 func readsOf(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDecl, call *ast.CallExpr) fieldAccesses {
 	c := newCollector(pass, decls)
 	if decl, b := c.callee(call, nil, nil); decl != nil {
-		c.walk(decl.Body, b, nil, 1)
+		c.walk(decl.Body, b, nil, 1, false)
 	}
 	return c.out
 }

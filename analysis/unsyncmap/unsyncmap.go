@@ -30,7 +30,7 @@ func run(pass *analysis.Pass) (any, error) {
 			return true
 		}
 		g := n.(*ast.GoStmt)
-		fieldWritten := goroutineFieldWrites(pass, decls, g)
+		fieldWritten, signals := goroutineFieldWrites(pass, decls, g)
 		written := map[*types.Var]token.Pos{}
 		body := goroutineBody(pass, decls, g)
 		if body != nil && !locks(pass, body) {
@@ -72,7 +72,7 @@ func run(pass *analysis.Pass) (any, error) {
 			}
 		}
 		if encl != nil {
-			checkReads(pass, decls, encl, g, written, fieldWritten)
+			checkReads(pass, decls, encl, g, written, fieldWritten, signals)
 		}
 		return true
 	})
@@ -163,13 +163,19 @@ func locks(pass *analysis.Pass, n ast.Node) bool {
 // does both: a read is ordered when a synchronization point (a channel
 // receive, a select, a range over a channel, a Wait or a Lock) came
 // before it.
-func checkReads(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDecl, encl *ast.BlockStmt, g *ast.GoStmt, written map[*types.Var]token.Pos, fieldWritten map[fieldKey]token.Pos) {
+func checkReads(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDecl, encl *ast.BlockStmt, g *ast.GoStmt, written map[*types.Var]token.Pos, fieldWritten map[fieldKey]token.Pos, signals bool) {
 	synced := false
+	// fieldSynced: a hand-off that orders the goroutine's field writes.
+	// A channel receive or a select counts only when the goroutine itself
+	// signals: a receive from a channel only other goroutines send on
+	// (Monitor.Listen's m.done, fed by the connection handlers) leaves the
+	// accept loop's writes unordered.
+	fieldSynced := false
 	reported := map[*types.Var]bool{}
 	fieldReported := map[fieldKey]bool{}
 	fieldRead := func(k fieldKey, at token.Pos, how string) {
 		w, ok := fieldWritten[k]
-		if !ok || synced || fieldReported[k] {
+		if !ok || fieldSynced || fieldReported[k] {
 			return
 		}
 		fieldReported[k] = true
@@ -207,9 +213,11 @@ func checkReads(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDecl, encl *
 		case *ast.UnaryExpr:
 			if n.Op == token.ARROW {
 				synced = true
+				fieldSynced = fieldSynced || signals
 			}
 		case *ast.SelectStmt:
 			synced = true
+			fieldSynced = fieldSynced || signals
 		case *ast.AssignStmt:
 			for _, l := range n.Lhs {
 				lhs[l] = true
@@ -217,6 +225,7 @@ func checkReads(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDecl, encl *
 		case *ast.RangeStmt:
 			if _, isChan := pass.TypesInfo.TypeOf(n.X).Underlying().(*types.Chan); isChan {
 				synced = true
+				fieldSynced = fieldSynced || signals
 			} else {
 				read(n.X, n.Pos(), "range over")
 			}
@@ -226,12 +235,12 @@ func checkReads(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDecl, encl *
 			}
 		case *ast.CallExpr:
 			if sel, ok := ast.Unparen(n.Fun).(*ast.SelectorExpr); ok && sel.Sel.Name == "Wait" {
-				synced = true
+				synced, fieldSynced = true, true
 			}
 			if _, d, _ := maptypes.IsLockCall(pass.TypesInfo, n); d > 0 {
-				synced = true
+				synced, fieldSynced = true, true
 			}
-			if len(fieldWritten) > 0 && !synced {
+			if len(fieldWritten) > 0 && !fieldSynced {
 				// A call of a same-package function or method that reads
 				// a field the goroutine writes, with no lock of its own.
 				if acc := readsOf(pass, decls, n); !acc.locks {

@@ -27,3 +27,13 @@ func TestUnsyncMapFields(t *testing.T) {
 	}
 	analysistest.Run(t, testdata, unsyncmap.Analyzer, "unsyncmapfield")
 }
+
+// TestUnsyncMapRealBugs runs the reproductions of real crashes (each file
+// names its issue) with their fixed versions, which must be silent.
+func TestUnsyncMapRealBugs(t *testing.T) {
+	testdata, err := filepath.Abs("../testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	analysistest.Run(t, testdata, unsyncmap.Analyzer, "unsyncmapreal")
+}
