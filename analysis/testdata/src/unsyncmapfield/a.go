@@ -181,3 +181,42 @@ func starterLocks(c *crawler, urls []string) {
 	fmt.Println(len(c.seen))
 	c.mu.Unlock()
 }
+
+type monitor struct {
+	conns map[string]int
+	done  chan string
+}
+
+func (m *monitor) handle(c string) { m.done <- c }
+
+// The receive is from a channel only the goroutines the accept loop
+// starts send on: it orders nothing against the loop's own writes.
+func (m *monitor) listen(accept func() string) {
+	go func() {
+		for {
+			c := accept()
+			m.conns[c] = 1
+			go m.handle(c)
+		}
+	}()
+	for peer := range m.done {
+		delete(m.conns, peer)
+		if len(m.conns) == 0 { // want `len of m.conns while the goroutine started at line 195 writes it \(line 198\)`
+			return
+		}
+	}
+}
+
+func (m *monitor) fill(keys []string) {
+	for _, k := range keys {
+		m.conns[k] = 1
+	}
+	m.done <- "filled"
+}
+
+// The goroutine itself sends when it is done writing.
+func (m *monitor) filled(keys []string) int {
+	go m.fill(keys)
+	<-m.done
+	return len(m.conns)
+}
