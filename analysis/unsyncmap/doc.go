@@ -74,7 +74,10 @@
 // method it passes obj to (two for a literal, whose own calls count as
 // the first), and reports index reads, ranges and len of obj.f later in
 // the starter, and calls of same-package methods or functions that read
-// obj.f. Either side taking any lock silences it (a mutex-guarded field
+// obj.f. A go statement inside a range over obj.f whose goroutine writes
+// obj.f (a worker pool deleting the jobs it is handed) is reported at the
+// range, unless the loop body waits for the goroutine before the next
+// iteration. Either side taking any lock silences it (a mutex-guarded field
 // is the lockset analyzer's business). A Wait call or a lock in the
 // starter orders the writes; a channel receive or select does so only
 // when the goroutine's own code (not a goroutine it starts) sends,

@@ -61,7 +61,9 @@ func run(pass *analysis.Pass) (any, error) {
 		if len(written) == 0 && len(fieldWritten) == 0 {
 			return true
 		}
-		// The enclosing function's body.
+		// The enclosing function's body, and the ranges over written
+		// fields on the way to it: a worker pool started from inside a
+		// range over the very map its workers write.
 		var encl *ast.BlockStmt
 		for i := len(stack) - 1; i >= 0 && encl == nil; i-- {
 			switch f := stack[i].(type) {
@@ -69,6 +71,8 @@ func run(pass *analysis.Pass) (any, error) {
 				encl = f.Body
 			case *ast.FuncLit:
 				encl = f.Body
+			case *ast.RangeStmt:
+				checkEnclosingRange(pass, decls, f, g, fieldWritten, signals)
 			}
 		}
 		if encl != nil {
@@ -259,4 +263,46 @@ func checkReads(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDecl, encl *
 		}
 		return true
 	})
+}
+
+// checkEnclosingRange reports a range over a map field that the goroutine
+// started inside its body writes: the next iteration reads the map while
+// the goroutine may be writing it ("concurrent map iteration and map
+// write"), unless the rest of the body waits for it.
+func checkEnclosingRange(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDecl, r *ast.RangeStmt, g *ast.GoStmt, fieldWritten map[fieldKey]token.Pos, signals bool) {
+	k, ok := newCollector(pass, decls).mapField(r.X, nil, nil)
+	if !ok {
+		return
+	}
+	w, ok := fieldWritten[k]
+	if !ok {
+		return
+	}
+	ordered := false
+	ast.Inspect(r.Body, func(n ast.Node) bool {
+		if n == nil || ordered || n.Pos() < g.End() {
+			return !ordered
+		}
+		switch n := n.(type) {
+		case *ast.FuncLit:
+			return false
+		case *ast.UnaryExpr:
+			ordered = n.Op == token.ARROW && signals
+		case *ast.SelectStmt:
+			ordered = signals
+		case *ast.CallExpr:
+			if sel, ok := ast.Unparen(n.Fun).(*ast.SelectorExpr); ok && sel.Sel.Name == "Wait" {
+				ordered = true
+			}
+			if _, d, _ := maptypes.IsLockCall(pass.TypesInfo, n); d > 0 {
+				ordered = true
+			}
+		}
+		return !ordered
+	})
+	if ordered {
+		return
+	}
+	maptypes.Reportf(pass, r.Pos(), "range over %s.%s starts, in its body, the goroutine at line %d that writes it (line %d): the next iteration reads the map while the goroutine writes it: fatal error: concurrent map iteration and map write; collect the keys first, lock both sides, or use sync.Map or a mapguard map",
+		k.obj.Name(), k.field.Name(), pass.Fset.Position(g.Pos()).Line, pass.Fset.Position(w).Line)
 }

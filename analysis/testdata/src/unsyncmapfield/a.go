@@ -220,3 +220,62 @@ func (m *monitor) filled(keys []string) int {
 	<-m.done
 	return len(m.conns)
 }
+
+type pool struct {
+	pending map[string]func()
+	mu      sync.Mutex
+}
+
+func (p *pool) finish(id string) { delete(p.pending, id) }
+
+// A worker pool started from inside a range over the map its workers
+// delete from.
+func (p *pool) run() {
+	for id, fn := range p.pending { // want `range over p.pending starts, in its body, the goroutine at line 235 that writes it \(line 229\)`
+		go func(id string, fn func()) {
+			fn()
+			p.finish(id)
+		}(id, fn)
+	}
+}
+
+// Each worker is waited for before the next iteration.
+func (p *pool) runOneByOne() {
+	for id, fn := range p.pending {
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func(id string, fn func()) {
+			defer wg.Done()
+			fn()
+			p.finish(id)
+		}(id, fn)
+		wg.Wait()
+	}
+}
+
+// The workers delete under the mutex (charmbracelet/soft-serve's
+// WorkPool.Run, issue 294, ranged without it): a lockset inconsistency,
+// the lockset analyzer's business, not this one's.
+func (p *pool) runLocked() {
+	for id, fn := range p.pending {
+		go func(id string, fn func()) {
+			fn()
+			p.mu.Lock()
+			delete(p.pending, id)
+			p.mu.Unlock()
+		}(id, fn)
+	}
+}
+
+// The keys are collected first; one goroutine deletes them.
+func (p *pool) runCollected() {
+	ids := make([]string, 0, len(p.pending))
+	for id := range p.pending {
+		ids = append(ids, id)
+	}
+	go func() {
+		for _, id := range ids {
+			p.finish(id)
+		}
+	}()
+}
