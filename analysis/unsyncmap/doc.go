@@ -77,7 +77,10 @@
 // obj.f. A go statement inside a range over obj.f whose goroutine writes
 // obj.f (a worker pool deleting the jobs it is handed) is reported at the
 // range, unless the loop body waits for the goroutine before the next
-// iteration. Either side taking any lock silences it (a mutex-guarded field
+// iteration; so is a go statement in a loop whose goroutine writes a
+// field of a variable declared outside the loop (the goroutines of
+// successive iterations write it at once). Either side taking any lock
+// silences it (a mutex-guarded field
 // is the lockset analyzer's business). A Wait call or a lock in the
 // starter orders the writes; a channel receive or select does so only
 // when the goroutine's own code (not a goroutine it starts) sends,
@@ -86,5 +89,6 @@
 // It does not follow maps through pointers other than obj.f, fields of
 // fields (obj.a.f), goroutines started in other packages or more than
 // the calls above deep, reads in functions other than the starter (HTTP
-// handlers, callbacks, other goroutines); those need the race detector.
+// handlers, callbacks, goroutines started elsewhere); those need the race
+// detector.
 package unsyncmap

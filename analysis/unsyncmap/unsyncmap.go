@@ -73,6 +73,9 @@ func run(pass *analysis.Pass) (any, error) {
 				encl = f.Body
 			case *ast.RangeStmt:
 				checkEnclosingRange(pass, decls, f, g, fieldWritten, signals)
+				checkLoop(pass, f, f.Body, g, fieldWritten, signals)
+			case *ast.ForStmt:
+				checkLoop(pass, f, f.Body, g, fieldWritten, signals)
 			}
 		}
 		if encl != nil {
@@ -278,8 +281,41 @@ func checkEnclosingRange(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDec
 	if !ok {
 		return
 	}
+	if orderedAfter(pass, r.Body, g, signals) {
+		return
+	}
+	maptypes.Reportf(pass, r.Pos(), "range over %s.%s starts, in its body, the goroutine at line %d that writes it (line %d): the next iteration reads the map while the goroutine writes it: fatal error: concurrent map iteration and map write; collect the keys first, lock both sides, or use sync.Map or a mapguard map",
+		k.obj.Name(), k.field.Name(), pass.Fset.Position(g.Pos()).Line, pass.Fset.Position(w).Line)
+}
+
+// checkLoop reports a go statement in a loop whose goroutine writes a
+// map field of a variable declared outside the loop: the goroutines of
+// successive iterations write it at once ("concurrent map writes"),
+// unless the loop body waits for each before the next.
+func checkLoop(pass *analysis.Pass, loop ast.Node, body *ast.BlockStmt, g *ast.GoStmt, fieldWritten map[fieldKey]token.Pos, signals bool) {
+	var first *fieldKey
+	for k := range fieldWritten {
+		if loop.Pos() <= k.obj.Pos() && k.obj.Pos() < loop.End() {
+			continue // a variable of each iteration
+		}
+		if first == nil || fieldWritten[k] < fieldWritten[*first] {
+			k := k
+			first = &k
+		}
+	}
+	if first == nil || orderedAfter(pass, body, g, signals) {
+		return
+	}
+	maptypes.Reportf(pass, g.Pos(), "go statement in a loop: each goroutine writes %s.%s (line %d) with no lock, so the goroutines of successive iterations write it at once: fatal error: concurrent map writes; lock the writes, wait for each goroutine, or use sync.Map or a mapguard map",
+		first.obj.Name(), first.field.Name(), pass.Fset.Position(fieldWritten[*first]).Line)
+}
+
+// orderedAfter reports whether body, after g, waits for the goroutine g
+// starts: a Wait call, a lock, or (when the goroutine signals) a
+// channel receive or select.
+func orderedAfter(pass *analysis.Pass, body *ast.BlockStmt, g *ast.GoStmt, signals bool) bool {
 	ordered := false
-	ast.Inspect(r.Body, func(n ast.Node) bool {
+	ast.Inspect(body, func(n ast.Node) bool {
 		if n == nil || ordered || n.Pos() < g.End() {
 			return !ordered
 		}
@@ -300,9 +336,5 @@ func checkEnclosingRange(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDec
 		}
 		return !ordered
 	})
-	if ordered {
-		return
-	}
-	maptypes.Reportf(pass, r.Pos(), "range over %s.%s starts, in its body, the goroutine at line %d that writes it (line %d): the next iteration reads the map while the goroutine writes it: fatal error: concurrent map iteration and map write; collect the keys first, lock both sides, or use sync.Map or a mapguard map",
-		k.obj.Name(), k.field.Name(), pass.Fset.Position(g.Pos()).Line, pass.Fset.Position(w).Line)
+	return ordered
 }

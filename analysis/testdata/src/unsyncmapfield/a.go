@@ -68,7 +68,7 @@ func goMethodOneDeeper(c *crawler, urls []string) {
 func goWorker(urls []string) {
 	c := &crawler{seen: map[string]bool{}}
 	for _, u := range urls {
-		go worker(c, u)
+		go worker(c, u) // want `go statement in a loop: each goroutine writes c.seen \(line 52\) with no lock`
 	}
 	fmt.Println(c.seen["x"]) // want `read of c.seen while the goroutine started at line 71 writes it \(line 52\)`
 }
@@ -232,7 +232,7 @@ func (p *pool) finish(id string) { delete(p.pending, id) }
 // delete from.
 func (p *pool) run() {
 	for id, fn := range p.pending { // want `range over p.pending starts, in its body, the goroutine at line 235 that writes it \(line 229\)`
-		go func(id string, fn func()) {
+		go func(id string, fn func()) { // want `go statement in a loop: each goroutine writes p.pending \(line 229\)`
 			fn()
 			p.finish(id)
 		}(id, fn)
@@ -278,4 +278,22 @@ func (p *pool) runCollected() {
 			p.finish(id)
 		}
 	}()
+}
+
+// One goroutine per crawler, each writing its own map: silent.
+func perIterationObject(crawlers []*crawler, urls []string) {
+	for _, c := range crawlers {
+		go c.crawl(urls)
+	}
+	for i := 0; i < len(crawlers); i++ {
+		c := crawlers[i]
+		go c.crawl(urls)
+	}
+}
+
+// A counted loop of workers on one shared crawler.
+func countedWorkers(c *crawler, n int) {
+	for i := 0; i < n; i++ {
+		go c.visit("x") // want `go statement in a loop: each goroutine writes c.counts`
+	}
 }
