@@ -59,11 +59,31 @@
 // ...Locked, documented as called with the lock held ("must be called
 // with c.mu held", +checklocks on the function), or an unexported helper
 // whose every call site in the package holds the lock or is on a value
-// still under construction; in UnmarshalJSON and the other decoding
+// still under construction; through the receiver of a start-up method
+// before it starts its first goroutine (see below); in UnmarshalJSON and
+// the other decoding
 // methods; in test files; in functions annotated +checklocksignore.
 // Accesses inside a closure that runs later (a callback, a deferred
 // function) count as evidence when they hold the lock and are not
 // reported when they do not, since the caller's locks are unknown there.
+//
+// A start-up method is one that starts goroutines (a go statement, a
+// function value passed to another package such as time.AfterFunc, or a
+// call of a function that does) and is an entry point: nothing in the
+// package outside tests calls it, starts it with go, or uses it as a
+// value, except entry points calling it before they start anything
+// themselves (Run(s) calling s.Start()). Such a method owns its receiver
+// until its first start; a start inside a loop counts from the loop's
+// top. Right, though the helper wants s.mu:
+//
+//	func (s *Server) Start() {
+//		s.checkAuthforWarnings() // "Lock is assumed held"; nothing runs yet
+//		s.startGoRoutine(s.acceptLoop)
+//		s.checkAuthforWarnings() // reported: acceptLoop may be running
+//	}
+//
+// This trusts that an exported method that starts a value's goroutines
+// is called once, before the value is shared.
 //
 // It does not follow maps passed out of the struct (m := c.items), locks
 // taken in helper methods (c.lock()), or types from other packages; the

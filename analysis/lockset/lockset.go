@@ -159,6 +159,15 @@ type checker struct {
 	escaping map[*types.Func]bool // referenced other than by a call
 	sites    map[*types.Func][]callSite
 	goFuncs  map[*types.Func]bool
+	starters map[*types.Func]bool      // functions that start goroutines, directly or through a callee
+	prodRun  map[*types.Func]bool      // started by go or used as a value outside _test.go files
+	callers  map[*types.Func][]callPos // the package's calls outside _test.go files
+}
+
+// callPos is one call of a function: the calling unit and the position.
+type callPos struct {
+	caller *unit
+	pos    token.Pos
 }
 
 // structInfo is a struct type with map fields and mutex fields.
@@ -177,12 +186,14 @@ func run(pass *analysis.Pass) (any, error) {
 		escaping: map[*types.Func]bool{},
 		sites:    map[*types.Func][]callSite{},
 		goFuncs:  map[*types.Func]bool{},
+		prodRun:  map[*types.Func]bool{},
 	}
 	c.findStructs()
 	if len(c.structs) == 0 {
 		return nil, nil
 	}
 	c.findUnits()
+	c.findStarters()
 	// Walk every unit; repeat while helpers learn from their callers
 	// which locks they are called with (a few rounds suffice: each round
 	// reaches one more level of helpers).
@@ -336,33 +347,37 @@ func (c *checker) findUnits() {
 	// Functions started by go or passed as values (callbacks, handlers)
 	// run on their own.
 	for _, f := range c.pass.Files {
+		// A test's go s.Start() says nothing about whether the program
+		// runs Start concurrently with the rest of the value's code.
+		prod := !c.isTest(f.Pos())
+		escape := func(fn *types.Func) {
+			if fn != nil {
+				c.escaping[fn] = true
+				c.prodRun[fn] = c.prodRun[fn] || prod
+			}
+		}
 		ast.Inspect(f, func(n ast.Node) bool {
 			switch n := n.(type) {
 			case *ast.GoStmt:
 				if fn := c.calleeOf(n.Call); fn != nil {
 					c.goFuncs[fn] = true
+					c.prodRun[fn] = c.prodRun[fn] || prod
 				}
 			case *ast.CallExpr:
 				// The callee position is not a value use.
 				for _, a := range n.Args {
-					if fn := c.funcValue(a); fn != nil {
-						c.escaping[fn] = true
-					}
+					escape(c.funcValue(a))
 				}
 			case *ast.AssignStmt:
 				for _, r := range n.Rhs {
-					if fn := c.funcValue(r); fn != nil {
-						c.escaping[fn] = true
-					}
+					escape(c.funcValue(r))
 				}
 			case *ast.CompositeLit:
 				for _, e := range n.Elts {
 					if kv, ok := e.(*ast.KeyValueExpr); ok {
 						e = kv.Value
 					}
-					if fn := c.funcValue(e); fn != nil {
-						c.escaping[fn] = true
-					}
+					escape(c.funcValue(e))
 				}
 			}
 			return true
@@ -659,6 +674,13 @@ func (c *checker) publications(u *unit) map[types.Object]token.Pos {
 		return true
 	})
 	out := map[types.Object]token.Pos{}
+	// A method that starts the value's goroutines (Start, Run, Serve)
+	// owns its receiver until the first start: before it nothing else
+	// runs on the value.
+	if recv, at := c.startPrefix(u); recv != nil {
+		created[recv] = true
+		out[recv] = at
+	}
 	publish := func(obj types.Object, at token.Pos) {
 		if created[obj] {
 			if p, ok := out[obj]; !ok || at < p {
@@ -707,6 +729,147 @@ func (c *checker) publications(u *unit) map[types.Object]token.Pos {
 		}
 	}
 	return out
+}
+
+// findStarters finds the package's functions that start goroutines: a go
+// statement in the body (startGoRoutine's go f()), a call passing a
+// function value to another package (time.AfterFunc, a registered
+// handler), or a call of another starter.
+func (c *checker) findStarters() {
+	c.starters = map[*types.Func]bool{}
+	c.callers = map[*types.Func][]callPos{}
+	callees := map[*types.Func][]*types.Func{}
+	for _, u := range c.units {
+		if u.decl == nil || u.obj == nil {
+			continue
+		}
+		ast.Inspect(u.decl.Body, func(n ast.Node) bool {
+			if n, ok := n.(ast.Expr); ok && c.startsGoroutine(n) {
+				c.starters[u.obj] = true
+			}
+			if _, ok := n.(*ast.GoStmt); ok {
+				c.starters[u.obj] = true
+			}
+			if call, ok := n.(*ast.CallExpr); ok {
+				if fn := c.calleeOf(call); fn != nil {
+					callees[u.obj] = append(callees[u.obj], fn)
+					c.callers[fn] = append(c.callers[fn], callPos{u, call.Pos()})
+				}
+			}
+			return true
+		})
+	}
+	for changed := true; changed; {
+		changed = false
+		for fn, cs := range callees {
+			if c.starters[fn] {
+				continue
+			}
+			for _, g := range cs {
+				if c.starters[g] {
+					c.starters[fn], changed = true, true
+					break
+				}
+			}
+		}
+	}
+}
+
+// startsGoroutine reports whether e is a call of a function outside the
+// package passing a function value: the callee may run it on another
+// goroutine (time.AfterFunc, http.HandleFunc).
+func (c *checker) startsGoroutine(e ast.Expr) bool {
+	call, ok := e.(*ast.CallExpr)
+	if !ok {
+		return false
+	}
+	if fn := c.calleeOf(call); fn != nil && c.byFunc[fn] != nil {
+		// A function of the package starts goroutines only if its body
+		// does (findStarters); s.executeLogCall(func(...) {...}) calls
+		// its argument on the spot.
+		return false
+	}
+	for _, a := range call.Args {
+		if _, ok := ast.Unparen(a).(*ast.FuncLit); ok {
+			return true
+		}
+		if _, ok := c.info.TypeOf(a).(*types.Signature); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// startPrefix returns the receiver of a start-up method and the position
+// of its first start: a go statement, a call passing a function value to
+// another package, or a call of a starter. A start-up method starts
+// goroutines and is an entry point: nothing in the package calls it,
+// starts it with go, or uses it as a value outside tests (nats-server's
+// Server.Start); it owns its receiver until it starts the first
+// goroutine. A method the package calls on live values
+// (Account.checkActivation, which arms a timer) has no prefix. When the
+// first start is inside a loop, the loop's start counts (its next
+// iteration follows the start).
+func (c *checker) startPrefix(u *unit) (types.Object, token.Pos) {
+	if u.decl == nil || u.obj == nil || !c.starters[u.obj] || c.prodRun[u.obj] {
+		return nil, token.NoPos
+	}
+	recv := receiverObj(c.info, u.decl)
+	if recv == nil {
+		return nil, token.NoPos
+	}
+	// Its callers in the package must be entry points themselves, calling
+	// it before they start anything else (nats-server's Run(server)
+	// calls server.Start() first).
+	for _, cp := range c.callers[u.obj] {
+		v := cp.caller
+		if v.decl == nil || v.obj == nil || c.prodRun[v.obj] || len(c.callers[v.obj]) > 0 || cp.pos > c.firstStart(v.decl.Body) {
+			return nil, token.NoPos
+		}
+	}
+	first := c.firstStart(u.decl.Body)
+	if first == token.NoPos {
+		return nil, token.NoPos
+	}
+	return recv, first
+}
+
+// firstStart returns the position of body's first goroutine start (see
+// startPrefix), or of the outermost loop around it; NoPos if none.
+func (c *checker) firstStart(body *ast.BlockStmt) token.Pos {
+	first := token.NoPos
+	var loops []ast.Node
+	var stack []ast.Node
+	ast.Inspect(body, func(n ast.Node) bool {
+		if n == nil {
+			stack = stack[:len(stack)-1]
+			return true
+		}
+		stack = append(stack, n)
+		start := false
+		switch n := n.(type) {
+		case *ast.GoStmt:
+			start = true
+		case *ast.CallExpr:
+			fn := c.calleeOf(n)
+			start = c.startsGoroutine(n) || (fn != nil && c.starters[fn])
+		}
+		if start && (first == token.NoPos || n.Pos() < first) {
+			first = n.Pos()
+			loops = loops[:0]
+			for _, s := range stack {
+				switch s.(type) {
+				case *ast.ForStmt, *ast.RangeStmt:
+					loops = append(loops, s)
+				}
+			}
+		}
+		return true
+	})
+	if len(loops) > 0 {
+		first = loops[0].Pos()
+	}
+	return first
 }
 
 func isCreation(info *types.Info, e ast.Expr) bool {
