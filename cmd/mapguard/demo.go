@@ -177,9 +177,11 @@ var errParentExited = errors.New("the process that started the demo exited")
 // process exits, which shows as the demo being re-parented (its parent
 // PID changes). `go run` starts the demo as a child: killing go run's PID
 // would otherwise leave the demo serving, and with -grow leaking.
-// A demo started by init (parent PID 1) has no parent to watch.
-func watchParent(ctx context.Context, cancel context.CancelCauseFunc) {
-	ppid := os.Getppid()
+// ppid is the parent PID read when the demo started, before it served
+// anything: read later, in this goroutine, it could already be the new
+// parent of a demo whose parent died meanwhile. A demo started by init
+// (parent PID 1) has no parent to watch.
+func watchParent(ctx context.Context, cancel context.CancelCauseFunc, ppid int) {
 	if ppid <= 1 {
 		return
 	}
@@ -220,6 +222,7 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	ppid := os.Getppid() // first, before anything can be served
 	fs := flag.NewFlagSet("mapguard demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address (loopback; port 0 picks a free one)")
@@ -286,7 +289,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		wg.Go(func() { d.load(ctx, loadOptions{grow: *grow, growRate: *growRate, growMax: *growMax, out: out}) })
 	}
 	if *withParent {
-		wg.Go(func() { watchParent(ctx, cancel) })
+		wg.Go(func() { watchParent(ctx, cancel, ppid) })
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
