@@ -755,16 +755,24 @@ func mustPanic(t *testing.T, what string, f func()) (recovered any) {
 	return nil
 }
 
+// TestCompareAndSwapIncomparablePanics pins the misuse panic of both map
+// types: it names the package, the map type the user called (a
+// SnapshotMap's panic names SnapshotMap, not the Map inside it), the
+// method and the value type.
 func TestCompareAndSwapIncomparablePanics(t *testing.T) {
-	m := mapguard.NewMap[string, []int]()
-	m.Store("a", []int{1})
-	for name, f := range map[string]func(){
-		"CompareAndSwap":   func() { m.CompareAndSwap("a", nil, nil) },
-		"CompareAndDelete": func() { m.CompareAndDelete("a", nil) },
+	for typeName, m := range map[string]testMap[string, []int]{
+		"Map":         mapguard.NewMap[string, []int](),
+		"SnapshotMap": mapguard.NewSnapshotMap[string, []int](),
 	} {
-		msg := fmt.Sprint(catchPanic(f))
-		if !strings.Contains(msg, "mapguard: Map."+name) || !strings.Contains(msg, "[]int") {
-			t.Errorf("%s on []int values panicked with %q; want a mapguard message naming the type", name, msg)
+		m.Store("a", []int{1})
+		for name, f := range map[string]func(){
+			"CompareAndSwap":   func() { m.CompareAndSwap("a", nil, nil) },
+			"CompareAndDelete": func() { m.CompareAndDelete("a", nil) },
+		} {
+			msg := fmt.Sprint(catchPanic(f))
+			if !strings.Contains(msg, "mapguard: "+typeName+"."+name+" called on a "+typeName) || !strings.Contains(msg, "[]int") {
+				t.Errorf("%s.%s on []int values panicked with %q; want a mapguard message naming the map type and the value type", typeName, name, msg)
+			}
 		}
 	}
 	// An interface value type is comparable, but a dynamic value may not
@@ -1100,20 +1108,4 @@ func TestObserveSample(t *testing.T) {
 		}
 	}()
 	m.Observe(func(mapguard.Op, bool, uint64) {}, 32, 0)
-}
-
-// TestSnapshotMapPanicNamesSnapshotMap pins that a panic raised through a
-// SnapshotMap names SnapshotMap, not the Map inside it.
-func TestSnapshotMapPanicNamesSnapshotMap(t *testing.T) {
-	s := mapguard.NewSnapshotMap[string, []int]()
-	s.Store("a", []int{1})
-	for name, f := range map[string]func(){
-		"CompareAndSwap":   func() { s.CompareAndSwap("a", nil, nil) },
-		"CompareAndDelete": func() { s.CompareAndDelete("a", nil) },
-	} {
-		msg := fmt.Sprint(catchPanic(f))
-		if !strings.Contains(msg, "mapguard: SnapshotMap."+name+" called on a SnapshotMap") {
-			t.Errorf("%s on a SnapshotMap panicked with %q; want a mapguard message naming SnapshotMap", name, msg)
-		}
-	}
 }
