@@ -1,7 +1,6 @@
 package rangelock
 
 import (
-	"fmt"
 	"go/ast"
 	"go/types"
 
@@ -37,16 +36,27 @@ func run(pass *analysis.Pass) (any, error) {
 		if body == nil {
 			return
 		}
+		var found findings
 		w := &walker{s: s}
 		w.onAcquire = func(a acquire, held []heldLock, inRange bool) {
-			if inRange {
-				reportSelfLock(pass, a, held)
+			for _, h := range held {
+				switch {
+				case inRange && conflicts(a.at, a.read, h):
+					found.add(a, h)
+					return
+				case recursiveRead(a, h):
+					found.add(a, h)
+					return
+				}
 			}
 		}
 		w.onCall = func(call *ast.CallExpr, _ []heldLock) {
 			checkCallbackArgs(s, call)
 		}
 		w.walk(body)
+		for _, f := range found {
+			reportSelfLock(pass, f)
+		}
 	})
 	ins.Preorder([]ast.Node{(*ast.CallExpr)(nil)}, func(n ast.Node) {
 		checkCallback(pass, n.(*ast.CallExpr))
@@ -61,6 +71,14 @@ func conflicts(at loc, read bool, h heldLock) bool {
 	return h.at == at && !(read && h.read)
 }
 
+// recursiveRead reports whether a read-locks a mutex whose read lock the
+// goroutine holds unconditionally: sync.RWMutex forbids it, since a Lock
+// waiting in between blocks the second RLock, and the Lock waits for the
+// first.
+func recursiveRead(a acquire, h heldLock) bool {
+	return a.read && h.read && h.at == a.at && a.cond == nil && h.cond == nil
+}
+
 func lockKind(read bool) string {
 	if read {
 		return "read lock"
@@ -68,28 +86,64 @@ func lockKind(read bool) string {
 	return "write lock"
 }
 
-// reportSelfLock reports a, taken inside a range body, when the goroutine
-// already holds the same mutex.
-func reportSelfLock(pass *analysis.Pass, a acquire, held []heldLock) {
-	for _, h := range held {
-		if !conflicts(a.at, a.read, h) {
-			continue
+// finding is one call that takes a lock the goroutine holds: the read
+// and write locks it takes of held.
+type finding struct {
+	call *ast.CallExpr
+	held heldLock
+	// deadlock: a lock that waits for held (a write lock under any lock,
+	// any lock under a write lock); recursive: a second read lock.
+	deadlock, recursive bool
+}
+
+type findings []finding
+
+// add records a under h, merging the locks one call takes (a method that
+// read-locks, then write-locks).
+func (fs *findings) add(a acquire, h heldLock) {
+	d, r := conflicts(a.at, a.read, h), recursiveRead(a, h)
+	for i := range *fs {
+		f := &(*fs)[i]
+		if f.call == a.call && f.held.at == h.at {
+			f.deadlock = f.deadlock || d
+			f.recursive = f.recursive || r
+			return
 		}
-		if _, d, _ := maptypes.IsLockCall(pass.TypesInfo, a.call); d > 0 {
-			maptypes.Reportf(pass, a.call.Pos(), "%s inside a range over data guarded by %s, whose %s this goroutine holds: self-deadlock; release it before locking, or collect the changes and apply them after the loop",
-				types.ExprString(a.call.Fun), h.text, lockKind(h.read))
-		} else {
-			maptypes.Reportf(pass, a.call.Pos(), "%s locks %s, whose %s this goroutine holds around the range: self-deadlock",
-				types.ExprString(a.call.Fun), h.text, lockKind(h.read))
-		}
-		return
+	}
+	*fs = append(*fs, finding{call: a.call, held: h, deadlock: d, recursive: r})
+}
+
+// recursiveRisk says why a second read lock deadlocks.
+const recursiveRisk = "recursive read locking, forbidden by sync.RWMutex: it deadlocks as soon as another goroutine calls Lock in between (a blocked Lock call excludes new readers)"
+
+// reportSelfLock reports a call that locks a mutex the goroutine holds:
+// a lock inside a range body under the same mutex, or a second read lock.
+func reportSelfLock(pass *analysis.Pass, f finding) {
+	fun := types.ExprString(f.call.Fun)
+	_, d, _ := maptypes.IsLockCall(pass.TypesInfo, f.call)
+	switch {
+	case f.deadlock && d > 0:
+		maptypes.Reportf(pass, f.call.Pos(), "%s inside a range over data guarded by %s, whose %s this goroutine holds: self-deadlock; release it before locking, or collect the changes and apply them after the loop",
+			fun, f.held.text, lockKind(f.held.read))
+	case f.deadlock && f.recursive:
+		maptypes.Reportf(pass, f.call.Pos(), "%s read-locks and write-locks %s, whose read lock this goroutine holds around the range: the write lock is a self-deadlock, the read lock %s",
+			fun, f.held.text, recursiveRisk)
+	case f.deadlock:
+		maptypes.Reportf(pass, f.call.Pos(), "%s locks %s, whose %s this goroutine holds around the range: self-deadlock",
+			fun, f.held.text, lockKind(f.held.read))
+	case d > 0:
+		maptypes.Reportf(pass, f.call.Pos(), "%s read-locks %s again while this goroutine holds its read lock: %s; take the read lock once",
+			fun, f.held.text, recursiveRisk)
+	default:
+		maptypes.Reportf(pass, f.call.Pos(), "%s read-locks %s, whose read lock this goroutine already holds: %s; call a variant that expects the lock held",
+			fun, f.held.text, recursiveRisk)
 	}
 }
 
 // checkCallbackArgs reports a callback passed to a function that calls it
 // while holding a lock (an iterator helper such as Each or Foreach), when
-// the callback takes the same lock: directly, or through a method of the
-// value that owns it.
+// the callback takes the same lock: for writing, or for reading again,
+// directly or through a method of the value that owns it.
 func checkCallbackArgs(s *state, call *ast.CallExpr) {
 	info := s.pass.TypesInfo
 	fn, recv := callee(info, call)
@@ -101,7 +155,7 @@ func checkCallbackArgs(s *state, call *ast.CallExpr) {
 		return
 	}
 	for _, e := range f.Calls {
-		if e.Param >= len(call.Args) {
+		if e.Param >= len(call.Args) || condUnknown(info, call, e) {
 			continue
 		}
 		held, ok := argLoc(info, call, recv, e)
@@ -109,16 +163,32 @@ func checkCallbackArgs(s *state, call *ast.CallExpr) {
 			continue
 		}
 		h := heldLock{at: held, read: e.Read}
-		why := fmt.Sprintf("whose %s %s holds while it calls this callback: self-deadlock; collect the changes in the callback and apply them after %s returns",
-			lockKind(e.Read), fn.Name(), fn.Name())
+		report := func(pos ast.Node, fun string, deadlock, recursive bool) {
+			name := fn.Name()
+			switch {
+			case deadlock && recursive:
+				maptypes.Reportf(s.pass, pos.Pos(), "%s read-locks and write-locks %s, whose read lock %s holds while it calls this callback: the write lock is a self-deadlock, the read lock %s; collect the changes in the callback and apply them after %s returns",
+					fun, held, name, recursiveRisk, name)
+			case deadlock:
+				maptypes.Reportf(s.pass, pos.Pos(), "%s locks %s, whose %s %s holds while it calls this callback: self-deadlock; collect the changes in the callback and apply them after %s returns",
+					fun, held, lockKind(e.Read), name, name)
+			default:
+				maptypes.Reportf(s.pass, pos.Pos(), "%s read-locks %s, whose read lock %s holds while it calls this callback: %s; use the values %s passes, or read after %s returns",
+					fun, held, name, recursiveRisk, name, name)
+			}
+		}
 		switch arg := ast.Unparen(call.Args[e.Param]).(type) {
 		case *ast.FuncLit:
 			w := &walker{s: s}
-			w.walk(arg.Body)
-			for _, a := range w.out.acquires {
-				if conflicts(a.at, a.read, h) {
-					maptypes.Reportf(s.pass, a.call.Pos(), "%s locks %s, %s", types.ExprString(a.call.Fun), held, why)
+			var found findings
+			w.onAcquire = func(a acquire, _ []heldLock, _ bool) {
+				if conflicts(a.at, a.read, h) || recursiveRead(a, h) {
+					found.add(a, h)
 				}
+			}
+			w.walk(arg.Body)
+			for _, f := range found {
+				report(f.call, types.ExprString(f.call.Fun), f.deadlock, f.recursive)
 			}
 		case *ast.SelectorExpr: // a method value
 			sel := info.Selections[arg]
@@ -130,15 +200,21 @@ func checkCallbackArgs(s *state, call *ast.CallExpr) {
 			if mf == nil {
 				continue
 			}
+			var deadlock, recursive bool
 			for _, me := range mf.Locks {
 				if me.Root != -1 || me.CondParam >= 0 {
 					continue
 				}
 				l, ok := resolve(info, arg.X)
-				if ok && conflicts(l.join(me.Path), me.Read, h) {
-					maptypes.Reportf(s.pass, arg.Pos(), "%s locks %s, %s", types.ExprString(arg), held, why)
-					break
+				if !ok {
+					continue
 				}
+				a := acquire{at: l.join(me.Path), read: me.Read}
+				deadlock = deadlock || conflicts(a.at, a.read, h)
+				recursive = recursive || recursiveRead(a, h)
+			}
+			if deadlock || recursive {
+				report(arg, types.ExprString(arg), deadlock, recursive)
 			}
 		}
 	}

@@ -235,6 +235,8 @@ type walker struct {
 	held     []heldLock
 	expected map[loc]bool // unlocked without being taken: the caller holds them
 	stack    []ast.Node
+	joins    map[ast.Node]*join // branching statements and loops being walked
+	branches map[ast.Node]*join // their branch blocks and loop bodies
 	out      effects
 	// onAcquire, when set, is told of each acquisition with the locks held
 	// just before it and whether it is inside a range statement's body.
@@ -243,12 +245,30 @@ type walker struct {
 	onCall func(call *ast.CallExpr, held []heldLock)
 }
 
+// join is the lock state around a branching statement (if, switch,
+// select) or a loop: each branch starts from the locks held before it,
+// and after it only the locks held at the end of every branch that falls
+// through (and before it, since a branch may not run) are held.
+type join struct {
+	loop    bool
+	started bool
+	before  []heldLock
+	result  []heldLock
+}
+
 // walk scans body. Function literals (they run later, or when called),
 // go statements (the goroutine runs later) and deferred calls (they run at
 // return) are skipped, except that a deferred Unlock is not a release.
+//
+// The locks held are those held on every path: a branch that returns or
+// continues does not release or take a lock for the code after it, and a
+// lock taken in one branch only (or in a loop body that may not run) is
+// not held after it, unless a bool parameter guards it (if needLock
+// { mu.Lock() }), which the lock's condition records.
 func (w *walker) walk(body ast.Node) {
 	ast.Inspect(body, func(n ast.Node) bool {
 		if n == nil {
+			w.leave(w.stack[len(w.stack)-1])
 			w.stack = w.stack[:len(w.stack)-1]
 			return true
 		}
@@ -256,12 +276,138 @@ func (w *walker) walk(body ast.Node) {
 		case *ast.FuncLit, *ast.GoStmt, *ast.DeferStmt:
 			return false
 		}
+		w.enter(n)
 		if call, ok := n.(*ast.CallExpr); ok {
 			w.call(call)
 		}
 		w.stack = append(w.stack, n)
 		return true
 	})
+}
+
+// enter records n when it is a branching statement, a loop, or one of
+// their branches, and restores the locks held where a branch starts.
+func (w *walker) enter(n ast.Node) {
+	switch n.(type) {
+	case *ast.IfStmt, *ast.SwitchStmt, *ast.TypeSwitchStmt, *ast.SelectStmt:
+		w.addJoin(n, false)
+	case *ast.ForStmt, *ast.RangeStmt:
+		w.addJoin(n, true)
+	}
+	var j *join
+	if k := len(w.stack); k > 0 {
+		switch p := w.stack[k-1].(type) {
+		case *ast.IfStmt:
+			if n == p.Body || n == p.Else {
+				j = w.joins[p]
+			}
+		case *ast.ForStmt:
+			if n == p.Body {
+				j = w.joins[p]
+			}
+		case *ast.RangeStmt:
+			if n == p.Body {
+				j = w.joins[p]
+			}
+		case *ast.BlockStmt:
+			switch n.(type) {
+			case *ast.CaseClause, *ast.CommClause:
+				if k > 1 {
+					j = w.joins[w.stack[k-2]]
+				}
+			}
+		}
+	}
+	if j == nil {
+		return
+	}
+	if !j.started {
+		j.started = true
+		j.before = slices.Clone(w.held)
+		j.result = slices.Clone(w.held)
+	}
+	w.held = slices.Clone(j.before)
+	if w.branches == nil {
+		w.branches = map[ast.Node]*join{}
+	}
+	w.branches[n] = j
+}
+
+func (w *walker) addJoin(n ast.Node, loop bool) {
+	if w.joins == nil {
+		w.joins = map[ast.Node]*join{}
+	}
+	w.joins[n] = &join{loop: loop}
+}
+
+// leave merges the locks held at the end of a branch into its statement's
+// result, and sets the locks held after a branching statement or loop.
+func (w *walker) leave(n ast.Node) {
+	// An else-if is both a branching statement and a branch of the
+	// outer if: its own result first.
+	if j := w.joins[n]; j != nil && !j.loop && j.started {
+		w.held = j.result
+	}
+	if j := w.branches[n]; j != nil {
+		if !terminates(n) {
+			j.result = meet(j.result, j.before, w.held)
+		}
+		if j.loop {
+			w.held = j.result
+		}
+	}
+}
+
+// meet returns the locks of result also held in end, plus those a bool
+// parameter guards that end took beyond before.
+func meet(result, before, end []heldLock) []heldLock {
+	var out []heldLock
+	has := func(hs []heldLock, h heldLock) bool {
+		return slices.ContainsFunc(hs, func(x heldLock) bool { return x.at == h.at && x.read == h.read })
+	}
+	for _, h := range result {
+		if has(end, h) {
+			out = append(out, h)
+		}
+	}
+	for _, h := range end {
+		if h.cond != nil && !has(before, h) && !has(out, h) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// terminates reports whether a branch ends by leaving the function or the
+// loop iteration (return, continue, panic), so that its locks never reach
+// the code after its statement. A break is not counted: it reaches the
+// code after the loop or switch.
+func terminates(n ast.Node) bool {
+	var list []ast.Stmt
+	switch b := n.(type) {
+	case *ast.BlockStmt:
+		list = b.List
+	case *ast.CaseClause:
+		list = b.Body
+	case *ast.CommClause:
+		list = b.Body
+	}
+	if len(list) == 0 {
+		return false
+	}
+	switch s := list[len(list)-1].(type) {
+	case *ast.ReturnStmt:
+		return true
+	case *ast.BranchStmt:
+		return s.Tok.String() == "continue"
+	case *ast.ExprStmt:
+		if c, ok := s.X.(*ast.CallExpr); ok {
+			if id, ok := ast.Unparen(c.Fun).(*ast.Ident); ok && id.Name == "panic" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // condition returns the bool parameter guarding the node on top of the
@@ -365,6 +511,9 @@ func (w *walker) call(call *ast.CallExpr) {
 		if ec == nil {
 			ec = w.argCond(call, e)
 		}
+		if ec == nil && condUnknown(info, call, e) {
+			ec = &cond{} // depends on a value we cannot see
+		}
 		w.acquired(acquire{at: l, read: e.Read, cond: ec, call: call})
 	}
 	// Func parameters of ours passed on to a callee that calls them under
@@ -436,6 +585,16 @@ func callee(info *types.Info, call *ast.CallExpr) (*types.Func, ast.Expr) {
 	return nil, nil
 }
 
+// condUnknown reports whether e is conditional on a parameter whose
+// argument at call is not a constant.
+func condUnknown(info *types.Info, call *ast.CallExpr, e Effect) bool {
+	if e.CondParam < 0 || e.CondParam >= len(call.Args) {
+		return false
+	}
+	tv, ok := info.Types[call.Args[e.CondParam]]
+	return !ok || tv.Value == nil || tv.Value.Kind() != constant.Bool
+}
+
 // argLoc renames a callee's effect into the caller's variables: the
 // receiver expression or the argument for the effect's root, unless the
 // effect's condition is a constant the call does not meet.
@@ -504,6 +663,9 @@ func (s *state) summarize(fd *ast.FuncDecl) *lockFact {
 		r, ok := index[a.at.root]
 		if !ok {
 			continue
+		}
+		if a.cond != nil && a.cond.param == nil {
+			continue // taken or not depending on a value we cannot see
 		}
 		cp, cw := condOf(a.cond)
 		e := Effect{Root: r, Path: a.at.path, Read: a.read, Param: -1, CondParam: cp, CondWant: cw}

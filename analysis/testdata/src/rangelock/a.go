@@ -62,6 +62,15 @@ func doubleLock() {
 	mu.Unlock()
 }
 
+func (c *cache) readInsideRead() { // want readInsideRead:`^RLock\(recv\.mu\)$`
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for range c.m {
+		c.mu.RLock() // want `c.mu.RLock read-locks c.mu again while this goroutine holds its read lock: recursive read locking, forbidden by sync.RWMutex: it deadlocks as soon as another goroutine calls Lock in between`
+		c.mu.RUnlock()
+	}
+}
+
 func iterCbWrite(m cmap.ConcurrentMap[string, int]) {
 	m.IterCb(func(k string, v int) {
 		if v == 0 {
@@ -142,14 +151,6 @@ func (c *cache) otherMutex() { // want otherMutex:`^RLock\(recv\.mu\); Lock\(rec
 	}
 }
 
-func (c *cache) readInsideRead() { // want readInsideRead:`^RLock\(recv\.mu\)$`
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	for range c.m {
-		c.mu.RLock()
-		c.mu.RUnlock()
-	}
-}
 
 func (c *cache) noLockHeld() { // want noLockHeld:`^Lock\(recv\.mu\)$`
 	for k := range c.m {

@@ -100,6 +100,6 @@ func (p *PacketResendManager) Remove(sequenceID uint16) { // want Remove:`^RLock
 // Clear removes all packets from pool and stops their timers
 func (p *PacketResendManager) Clear() { // want Clear:`^RLock\(recv\.pending\.RWMutex\)$`
 	p.pending.Each(func(key uint16, value *PendingPacket) {
-		p.Remove(value.packet.SequenceID()) // want `p.Remove locks p.pending.RWMutex, whose read lock Each holds while it calls this callback: self-deadlock`
+		p.Remove(value.packet.SequenceID()) // want `p.Remove read-locks and write-locks p.pending.RWMutex, whose read lock Each holds while it calls this callback: the write lock is a self-deadlock, the read lock recursive read locking, forbidden by sync.RWMutex: it deadlocks as soon as another goroutine calls Lock in between`
 	})
 }
