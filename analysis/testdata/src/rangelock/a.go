@@ -151,7 +151,6 @@ func (c *cache) otherMutex() { // want otherMutex:`^RLock\(recv\.mu\); Lock\(rec
 	}
 }
 
-
 func (c *cache) noLockHeld() { // want noLockHeld:`^Lock\(recv\.mu\)$`
 	for k := range c.m {
 		c.mu.Lock()
