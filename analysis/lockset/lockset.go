@@ -112,6 +112,7 @@ type unit struct {
 	parent    *unit       // the declaration a literal is written in
 	root      bool        // can run concurrently with other code by itself
 	later     bool        // a literal that runs at an unknown time (callback)
+	deferred  bool        // a literal deferred by its parent: runs at the parent's return
 	assumeAll bool        // called with the locks held: documented, named, or every caller holds them
 	declared  bool        // documented or named as called with the locks held
 	ignore    bool        // +checklocksignore
@@ -119,6 +120,10 @@ type unit struct {
 	calls     []*types.Func
 	accesses  []*access
 	published map[types.Object]token.Pos
+	// For a function with deferred literals: the locks held on every
+	// path to its returns, and at each defer statement.
+	exit    state
+	deferAt map[*ast.FuncLit]state
 }
 
 func (u *unit) body() *ast.BlockStmt {
@@ -397,6 +402,7 @@ func (c *checker) findUnits() {
 func (c *checker) findLits(body ast.Node, parent *unit) {
 	inline := map[*ast.FuncLit]bool{}
 	goLit := map[*ast.FuncLit]bool{}
+	deferLit := map[*ast.FuncLit]bool{}
 	deferred := map[*ast.CallExpr]bool{}
 	ast.Inspect(body, func(n ast.Node) bool {
 		switch n := n.(type) {
@@ -406,6 +412,9 @@ func (c *checker) findLits(body ast.Node, parent *unit) {
 			}
 			deferred[n.Call] = true
 		case *ast.DeferStmt:
+			if l, ok := ast.Unparen(n.Call.Fun).(*ast.FuncLit); ok {
+				deferLit[l] = true
+			}
 			deferred[n.Call] = true
 		case *ast.CallExpr:
 			if l, ok := ast.Unparen(n.Fun).(*ast.FuncLit); ok && !deferred[n] {
@@ -417,7 +426,10 @@ func (c *checker) findLits(body ast.Node, parent *unit) {
 			}
 			u := &unit{lit: n, parent: parent}
 			u.root = goLit[n] || isHandlerSig(c.info, c.info.TypeOf(n))
-			u.later = !u.root
+			// A deferred literal runs when its parent returns, with the
+			// locks held both where it was deferred and at the return.
+			u.deferred = deferLit[n]
+			u.later = !u.root && !u.deferred
 			c.units = append(c.units, u)
 			c.findLits(n.Body, u)
 			return false
@@ -569,9 +581,15 @@ func (c *checker) mapField(e ast.Expr) (*ast.SelectorExpr, *types.Var, *structIn
 	if !isBuiltinMap(v.Type()) {
 		return nil, nil, nil
 	}
+	// A generic type's methods see an instance (Cache[K, V]) with its
+	// own copy of the fields: group accesses by the declared field.
+	v = v.Origin()
 	recv := s.Recv()
 	if p, ok := recv.Underlying().(*types.Pointer); ok {
 		recv = p.Elem()
+	}
+	if n, ok := recv.(*types.Named); ok {
+		recv = n.Origin()
 	}
 	st, ok := recv.Underlying().(*types.Struct)
 	if !ok {
@@ -638,8 +656,21 @@ func (c *checker) walkUnit(u *unit) {
 	for k, v := range u.entry {
 		st.held[k] = v
 	}
+	if u.deferred {
+		at, ok := u.parent.deferAt[u.lit]
+		if !ok {
+			at = state{dead: true}
+		}
+		if in := meet(u.parent.exit, at); !in.dead {
+			st = in
+		}
+	}
+	u.exit = state{dead: true}
+	u.deferAt = map[*ast.FuncLit]state{}
 	w := &walker{c: c, u: u}
-	w.block(u.body().List, st)
+	if end := w.block(u.body().List, st); !end.dead {
+		u.exit = meet(u.exit, end)
+	}
 }
 
 // publications finds, for each variable the unit creates (a composite
@@ -1051,6 +1082,7 @@ func (w *walker) stmt(s ast.Stmt, st state) state {
 		for _, r := range s.Results {
 			st = w.expr(r, st)
 		}
+		w.u.exit = meet(w.u.exit, st)
 		st.dead = true
 		return st
 	case *ast.BranchStmt:
@@ -1063,6 +1095,13 @@ func (w *walker) stmt(s ast.Stmt, st state) state {
 		// accesses run at return, walked as a later-running body.
 		for _, a := range s.Call.Args {
 			st = w.expr(a, st)
+		}
+		if l, ok := ast.Unparen(s.Call.Fun).(*ast.FuncLit); ok {
+			if prev, seen := w.u.deferAt[l]; seen {
+				w.u.deferAt[l] = meet(prev, st)
+			} else {
+				w.u.deferAt[l] = st.copy()
+			}
 		}
 		return st
 	case *ast.GoStmt:
@@ -1542,6 +1581,27 @@ func (c *checker) reportField(f *types.Var, si *structInfo, accs []*access, reac
 			witness = a
 		}
 	}
+	// A mutex that some write of the field holds besides the guard may
+	// guard it too (written under both, read under either); an access
+	// holding only mutexes no write holds is as unguarded as one holding
+	// nothing (osiris' syncActivatorPod ranges managers under
+	// readyActivatorPodsLock).
+	coGuard := map[string]bool{}
+	for _, a := range accs {
+		if a.op.writes() {
+			for m := range a.held {
+				coGuard[m] = true
+			}
+		}
+	}
+	unguarded := func(a *access) bool {
+		for m := range a.held {
+			if coGuard[m] {
+				return false
+			}
+		}
+		return true
+	}
 	for _, a := range accs {
 		if assumed(a) || !a.unit.reachable(reach) {
 			continue
@@ -1552,7 +1612,7 @@ func (c *checker) reportField(f *types.Var, si *structInfo, accs []*access, reac
 		case ok && mode == readMode && a.op.writes():
 			maptypes.Reportf(c.pass, a.pos, "%s %s.%s under %s.%s.RLock only: other readers hold the same read lock, so two writes can run at once (fatal error: concurrent map writes); take %s.%s.Lock",
 				a.op, name, f.Name(), name, guard, name, guard)
-		case !ok && len(a.held) == 0 && !a.unit.later:
+		case !ok && unguarded(a) && !a.unit.later:
 			var why string
 			if annotated {
 				why = fmt.Sprintf("the field is annotated +checklocks:%s", guard)
@@ -1563,6 +1623,14 @@ func (c *checker) reportField(f *types.Var, si *structInfo, accs []*access, reac
 				}
 				why = fmt.Sprintf("it is %s under %s.%s at line %d (and %d other accesses hold it)",
 					verb, types.ExprString(witness.base), guard, c.pass.Fset.Position(witness.pos).Line, held-1)
+			}
+			if len(a.held) > 0 {
+				var other []string
+				for m := range a.held {
+					other = append(other, name+"."+m)
+				}
+				sort.Strings(other)
+				why += fmt.Sprintf("; %s, held here, guards no write of it", strings.Join(other, ", "))
 			}
 			maptypes.Reportf(c.pass, a.pos, "%s %s.%s without %s.%s held; %s", a.op, name, f.Name(), name, guard, why)
 		}
