@@ -25,6 +25,14 @@ var Analyzer = &analysis.Analyzer{
 func run(pass *analysis.Pass) (any, error) {
 	ins := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
 	decls := maptypes.FuncDecls(pass.Files, pass.TypesInfo)
+	sum := newSummarizer(pass, decls)
+	loopReported := map[*ast.GoStmt]bool{}
+	loop := func(l ast.Node, body *ast.BlockStmt, g *ast.GoStmt, fieldWritten map[fieldKey]token.Pos, signals bool) {
+		if loopReported[g] {
+			return
+		}
+		loopReported[g] = checkLoop(pass, l, body, g, fieldWritten, signals) || checkLoopWrites(pass, sum, l, body, g)
+	}
 	ins.WithStack([]ast.Node{(*ast.GoStmt)(nil)}, func(n ast.Node, push bool, stack []ast.Node) bool {
 		if !push {
 			return true
@@ -59,6 +67,18 @@ func run(pass *analysis.Pass) (any, error) {
 			return true
 		})
 		if len(written) == 0 && len(fieldWritten) == 0 {
+			// Still, goroutines started in a loop may write a map
+			// deeper than the walks above look.
+			for i := len(stack) - 1; i >= 0; i-- {
+				switch f := stack[i].(type) {
+				case *ast.FuncDecl, *ast.FuncLit:
+					return true
+				case *ast.RangeStmt:
+					loop(f, f.Body, g, nil, false)
+				case *ast.ForStmt:
+					loop(f, f.Body, g, nil, false)
+				}
+			}
 			return true
 		}
 		// The enclosing function's body, and the ranges over written
@@ -73,9 +93,9 @@ func run(pass *analysis.Pass) (any, error) {
 				encl = f.Body
 			case *ast.RangeStmt:
 				checkEnclosingRange(pass, decls, f, g, fieldWritten, signals)
-				checkLoop(pass, f, f.Body, g, fieldWritten, signals)
+				loop(f, f.Body, g, fieldWritten, signals)
 			case *ast.ForStmt:
-				checkLoop(pass, f, f.Body, g, fieldWritten, signals)
+				loop(f, f.Body, g, fieldWritten, signals)
 			}
 		}
 		if encl != nil {
@@ -83,6 +103,7 @@ func run(pass *analysis.Pass) (any, error) {
 		}
 		return true
 	})
+	checkRoots(pass, sum, map[token.Pos]bool{})
 	return nil, nil
 }
 
@@ -292,7 +313,7 @@ func checkEnclosingRange(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDec
 // map field of a variable declared outside the loop: the goroutines of
 // successive iterations write it at once ("concurrent map writes"),
 // unless the loop body waits for each before the next.
-func checkLoop(pass *analysis.Pass, loop ast.Node, body *ast.BlockStmt, g *ast.GoStmt, fieldWritten map[fieldKey]token.Pos, signals bool) {
+func checkLoop(pass *analysis.Pass, loop ast.Node, body *ast.BlockStmt, g *ast.GoStmt, fieldWritten map[fieldKey]token.Pos, signals bool) bool {
 	var first *fieldKey
 	for k := range fieldWritten {
 		if loop.Pos() <= k.obj.Pos() && k.obj.Pos() < loop.End() {
@@ -304,10 +325,11 @@ func checkLoop(pass *analysis.Pass, loop ast.Node, body *ast.BlockStmt, g *ast.G
 		}
 	}
 	if first == nil || orderedAfter(pass, body, g, signals) {
-		return
+		return false
 	}
 	maptypes.Reportf(pass, g.Pos(), "go statement in a loop: each goroutine writes %s.%s (line %d) with no lock, so the goroutines of successive iterations write it at once: fatal error: concurrent map writes; lock the writes, wait for each goroutine, or use sync.Map or a mapguard map",
 		first.obj.Name(), first.field.Name(), pass.Fset.Position(fieldWritten[*first]).Line)
+	return true
 }
 
 // orderedAfter reports whether body, after g, waits for the goroutine g
