@@ -36,3 +36,18 @@ func TestGorbacIssue21WalkHandlerAdd(t *testing.T) {
 func TestYaklangPR4440ForEachDelete(t *testing.T) {
 	analysistest.Run(t, testdata(t), rangelock.Analyzer, "rangelockomap/before", "rangelockomap/after")
 }
+
+func TestCache2goIssue43ForeachDelete(t *testing.T) {
+	analysistest.Run(t, testdata(t), rangelock.Analyzer, "rangelockcache2go/cache2go", "rangelockcache2go/before", "rangelockcache2go/after")
+}
+
+// Recursive read locking, each before its fix (reported) and after it
+// (silent).
+
+func TestNatsServerPR6527AccountInfoNameTag(t *testing.T) {
+	analysistest.Run(t, testdata(t), rangelock.Analyzer, "rangelocknatsacct/before", "rangelocknatsacct/after")
+}
+
+func TestNatsServerPR6899MultiLastSeqs(t *testing.T) {
+	analysistest.Run(t, testdata(t), rangelock.Analyzer, "rangelocknatsmemstore/stree", "rangelocknatsmemstore/before", "rangelocknatsmemstore/after")
+}
