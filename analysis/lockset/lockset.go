@@ -167,6 +167,11 @@ type checker struct {
 	starters map[*types.Func]bool      // functions that start goroutines, directly or through a callee
 	prodRun  map[*types.Func]bool      // started by go or used as a value outside _test.go files
 	callers  map[*types.Func][]callPos // the package's calls outside _test.go files
+	// aliases maps a local variable that only ever holds a map field
+	// (m := c.items) to that field's selector.
+	aliases map[types.Object]*ast.SelectorExpr
+	// effects caches lockEffects per method.
+	effects map[*types.Func]map[string]int
 }
 
 // callPos is one call of a function: the calling unit and the position.
@@ -192,6 +197,8 @@ func run(pass *analysis.Pass) (any, error) {
 		sites:    map[*types.Func][]callSite{},
 		goFuncs:  map[*types.Func]bool{},
 		prodRun:  map[*types.Func]bool{},
+		aliases:  map[types.Object]*ast.SelectorExpr{},
+		effects:  map[*types.Func]map[string]int{},
 	}
 	c.findStructs()
 	if len(c.structs) == 0 {
@@ -347,6 +354,7 @@ func (c *checker) findUnits() {
 				c.byFunc[obj] = u
 			}
 			c.findLits(fd.Body, u)
+			c.findAliases(fd.Body)
 		}
 	}
 	// Functions started by go or passed as values (callbacks, handlers)
@@ -569,6 +577,11 @@ func annotationPresent(doc *ast.CommentGroup, word string) bool {
 // mapField returns the struct info and field when e is x.f for a
 // builtin-map field f of a recorded struct.
 func (c *checker) mapField(e ast.Expr) (*ast.SelectorExpr, *types.Var, *structInfo) {
+	if id, ok := ast.Unparen(e).(*ast.Ident); ok {
+		if sel := c.aliases[c.info.Uses[id]]; sel != nil {
+			e = sel
+		}
+	}
 	sel, ok := ast.Unparen(e).(*ast.SelectorExpr)
 	if !ok {
 		return nil, nil, nil
@@ -670,6 +683,81 @@ func (c *checker) walkUnit(u *unit) {
 	w := &walker{c: c, u: u}
 	if end := w.block(u.body().List, st); !end.dead {
 		u.exit = meet(u.exit, end)
+	}
+}
+
+// findAliases records the local variables of body that hold a map field
+// and nothing else: defined once from it (m := c.items), never assigned
+// again or taken the address of. A function that also assigns the field
+// itself (m := c.items; c.items = map[K]V{}) is swapping in a new map and
+// owns the old one, so its variables are not aliases.
+func (c *checker) findAliases(body *ast.BlockStmt) {
+	cand := map[types.Object]*ast.SelectorExpr{}
+	bad := map[types.Object]bool{}
+	swapped := map[*types.Var]bool{}
+	field := func(e ast.Expr) *types.Var {
+		sel, ok := ast.Unparen(e).(*ast.SelectorExpr)
+		if !ok {
+			return nil
+		}
+		s := c.info.Selections[sel]
+		if s == nil || s.Kind() != types.FieldVal || !isBuiltinMap(s.Obj().Type()) {
+			return nil
+		}
+		return s.Obj().(*types.Var).Origin()
+	}
+	define := func(id *ast.Ident, rhs ast.Expr) {
+		obj := c.info.Defs[id]
+		if obj == nil {
+			return
+		}
+		if sel, f, _ := c.mapField(rhs); f != nil && sel == ast.Unparen(rhs) && c.rootObj(sel.X) != nil {
+			cand[obj] = sel
+		}
+	}
+	ast.Inspect(body, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.AssignStmt:
+			for i, l := range n.Lhs {
+				if f := field(l); f != nil {
+					swapped[f] = true
+				}
+				id, ok := l.(*ast.Ident)
+				if !ok {
+					continue
+				}
+				if n.Tok == token.DEFINE && c.info.Defs[id] != nil && len(n.Lhs) == len(n.Rhs) {
+					define(id, n.Rhs[i])
+					continue
+				}
+				if obj := c.info.Uses[id]; obj != nil {
+					bad[obj] = true
+				}
+			}
+		case *ast.ValueSpec:
+			if len(n.Names) == len(n.Values) {
+				for i, id := range n.Names {
+					define(id, n.Values[i])
+				}
+			}
+		case *ast.UnaryExpr:
+			if id, ok := ast.Unparen(n.X).(*ast.Ident); ok && n.Op == token.AND {
+				bad[c.info.Uses[id]] = true
+			}
+		case *ast.RangeStmt:
+			for _, e := range []ast.Expr{n.Key, n.Value} {
+				if id, ok := e.(*ast.Ident); ok && n.Tok == token.ASSIGN {
+					bad[c.info.Uses[id]] = true
+				}
+			}
+		}
+		return true
+	})
+	for obj, sel := range cand {
+		if bad[obj] || swapped[field(sel)] {
+			continue
+		}
+		c.aliases[obj] = sel
 	}
 }
 
@@ -1221,9 +1309,11 @@ func isNoReturn(info *types.Info, call *ast.CallExpr) bool {
 
 // rangeX records a range over a map field.
 func (w *walker) rangeX(s *ast.RangeStmt, st state) state {
-	if _, f, si := w.c.mapField(s.X); f != nil {
-		w.record(s.X, f, si, opRange, s.Pos(), st)
-		sel := ast.Unparen(s.X).(*ast.SelectorExpr)
+	if sel, f, si := w.c.mapField(s.X); f != nil {
+		w.record(sel, f, si, opRange, s.Pos(), st)
+		if sel != ast.Unparen(s.X) {
+			return st // an alias: m, not c.items
+		}
 		return w.expr(sel.X, st)
 	}
 	return w.expr(s.X, st)
@@ -1235,9 +1325,11 @@ func (w *walker) lhs(l ast.Expr, tok token.Token, st state) state {
 	if !ok {
 		return w.expr(l, st)
 	}
-	if _, f, si := w.c.mapField(ix.X); f != nil {
-		w.record(ix.X, f, si, opWrite, ix.Pos(), st)
-		st = w.expr(ast.Unparen(ix.X).(*ast.SelectorExpr).X, st)
+	if sel, f, si := w.c.mapField(ix.X); f != nil {
+		w.record(sel, f, si, opWrite, ix.Pos(), st)
+		if sel == ast.Unparen(ix.X) {
+			st = w.expr(sel.X, st)
+		}
 		return w.expr(ix.Index, st)
 	}
 	return w.expr(l, st)
@@ -1254,8 +1346,8 @@ func (w *walker) expr(e ast.Expr, st state) state {
 		case *ast.FuncLit:
 			return false // its own unit (or walked inline below)
 		case *ast.IndexExpr:
-			if _, f, si := w.c.mapField(n.X); f != nil {
-				w.record(n.X, f, si, opRead, n.Pos(), st)
+			if sel, f, si := w.c.mapField(n.X); f != nil {
+				w.record(sel, f, si, opRead, n.Pos(), st)
 			}
 		case *ast.CallExpr:
 			for _, a := range n.Args {
@@ -1271,6 +1363,7 @@ func (w *walker) expr(e ast.Expr, st state) state {
 			}
 			w.call(n, st)
 			st = w.lockCall(n, st)
+			st = w.helperLock(n, st)
 			return false
 		}
 		return true
@@ -1282,10 +1375,10 @@ func (w *walker) expr(e ast.Expr, st state) state {
 func (w *walker) call(call *ast.CallExpr, st state) {
 	if id, ok := ast.Unparen(call.Fun).(*ast.Ident); ok {
 		if _, builtin := w.c.info.Uses[id].(*types.Builtin); builtin && len(call.Args) > 0 {
-			if _, f, si := w.c.mapField(call.Args[0]); f != nil {
+			if sel, f, si := w.c.mapField(call.Args[0]); f != nil {
 				op := map[string]opKind{"delete": opDelete, "clear": opClear, "len": opLen}
 				if o, ok := op[id.Name]; ok {
-					w.record(call.Args[0], f, si, o, call.Pos(), st)
+					w.record(sel, f, si, o, call.Pos(), st)
 				}
 			}
 			return
@@ -1351,6 +1444,116 @@ func (w *walker) call(call *ast.CallExpr, st state) {
 	w.c.sites[fn] = append(w.c.sites[fn], site)
 }
 
+// helperLock applies the effect of a same-package method that takes or
+// releases its receiver's mutex for its caller (c.lock(), c.unlock()).
+func (w *walker) helperLock(call *ast.CallExpr, st state) state {
+	sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr)
+	if !ok {
+		return st
+	}
+	fn := w.c.calleeOf(call)
+	if fn == nil {
+		return st
+	}
+	eff := w.c.lockEffects(fn)
+	if len(eff) == 0 {
+		return st
+	}
+	root := w.c.rootObj(sel.X)
+	if root == nil {
+		return st
+	}
+	prefix := types.ExprString(sel.X) + "."
+	for path, mode := range eff {
+		key := lockKey{root: root, path: prefix + path}
+		if mode > 0 {
+			st.held[key] = mode
+		} else {
+			delete(st.held, key)
+		}
+	}
+	return st
+}
+
+// lockEffects returns what a method does to its receiver's mutexes for
+// its caller, by the path below the receiver (mu): a mode when it leaves
+// one locked (func (c *C) lock() { c.mu.Lock() }), -1 when it releases
+// one it did not take. Only lock calls among the body's top-level
+// statements count; a method that locks conditionally, or whose locking
+// depends on a parameter, has no effect here.
+func (c *checker) lockEffects(fn *types.Func) map[string]int {
+	if eff, ok := c.effects[fn]; ok {
+		return eff
+	}
+	c.effects[fn] = nil
+	u := c.byFunc[fn]
+	if u == nil || u.decl == nil || u.ignore {
+		return nil
+	}
+	recv := receiverObj(c.info, u.decl)
+	if recv == nil {
+		return nil
+	}
+	onRecv := func(call *ast.CallExpr) (string, int, bool) {
+		key, d, read, ok := c.lockOf(call)
+		if !ok || key.root != recv {
+			return "", 0, false
+		}
+		path, ok := strings.CutPrefix(key.path, recv.Name()+".")
+		if !ok {
+			return "", 0, false
+		}
+		if d > 0 && read {
+			return path, readMode, true
+		}
+		if d > 0 {
+			return path, writeMode, true
+		}
+		return path, -1, true
+	}
+	eff := map[string]int{}
+	top := map[*ast.CallExpr]bool{}
+	for _, s := range u.decl.Body.List {
+		switch s := s.(type) {
+		case *ast.ExprStmt:
+			call, ok := ast.Unparen(s.X).(*ast.CallExpr)
+			if !ok {
+				continue
+			}
+			path, m, ok := onRecv(call)
+			if !ok {
+				continue
+			}
+			top[call] = true
+			if m < 0 && eff[path] > 0 {
+				delete(eff, path)
+			} else {
+				eff[path] = m
+			}
+		case *ast.DeferStmt:
+			if path, m, ok := onRecv(s.Call); ok && m < 0 {
+				top[s.Call] = true
+				delete(eff, path)
+			}
+		}
+	}
+	// A lock call on the receiver anywhere else makes it conditional.
+	conditional := false
+	ast.Inspect(u.decl.Body, func(n ast.Node) bool {
+		if call, ok := n.(*ast.CallExpr); ok && !top[call] {
+			if _, _, ok := onRecv(call); ok {
+				conditional = true
+			}
+		}
+		return !conditional
+	})
+	if conditional || len(eff) == 0 {
+		return nil
+	}
+	c.effects[fn] = eff
+	return eff
+}
+
 func (w *walker) lockCall(call *ast.CallExpr, st state) state {
 	key, d, read, ok := w.c.lockOf(call)
 	if !ok {
@@ -1369,8 +1572,8 @@ func (w *walker) lockCall(call *ast.CallExpr, st state) state {
 }
 
 // record notes one access with the base's mutexes held at this point.
-func (w *walker) record(x ast.Expr, f *types.Var, si *structInfo, op opKind, pos token.Pos, st state) {
-	base := ast.Unparen(x).(*ast.SelectorExpr).X
+func (w *walker) record(sel *ast.SelectorExpr, f *types.Var, si *structInfo, op opKind, pos token.Pos, st state) {
+	base := sel.X
 	root := w.c.rootObj(base)
 	if root == nil {
 		return
@@ -1482,6 +1685,13 @@ func (c *checker) locksRecv(fd *ast.FuncDecl, recv types.Object) bool {
 		if call, ok := n.(*ast.CallExpr); ok && !found {
 			if key, d, _, ok := c.lockOf(call); ok && d > 0 && key.root == recv {
 				found = true
+			}
+			if sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr); ok && c.rootObj(sel.X) == recv {
+				if fn := c.calleeOf(call); fn != nil {
+					for _, m := range c.lockEffects(fn) {
+						found = found || m > 0
+					}
+				}
 			}
 		}
 		return !found
