@@ -1,6 +1,8 @@
 // Package unsyncmap defines an Analyzer that reports a builtin map written
 // by a goroutine and read by the function that started it, with nothing
-// ordering the two.
+// ordering the two, and maps written with no lock by code that runs
+// concurrently with itself: net/http handlers, Prometheus collectors, and
+// goroutines started in a loop.
 //
 // # Analyzer unsyncmap
 //
@@ -86,9 +88,67 @@
 // when the goroutine's own code (not a goroutine it starts) sends,
 // closes a channel, or calls Done.
 //
-// It does not follow maps through pointers other than obj.f, fields of
-// fields (obj.a.f), goroutines started in other packages or more than
-// the calls above deep, reads in functions other than the starter (HTTP
-// handlers, callbacks, goroutines started elsewhere); those need the race
-// detector.
+// # Concurrency with no go statement in sight
+//
+// net/http runs a handler once per request, at once; a Prometheus
+// registry calls a collector on every scrape, and scrapes overlap. A map
+// such code writes with no lock, through its receiver or a package-level
+// variable, is written by two calls at once (hacdias/webdav issue 84,
+// node_exporter issue 3064, marathon_exporter issue 24):
+//
+// Wrong:
+//
+//	type netClassCollector struct {
+//		metricDescs map[string]*prometheus.Desc
+//	}
+//
+//	func (c *netClassCollector) Update(ch chan<- prometheus.Metric) error {
+//		for _, iface := range ifaces {
+//			pushMetric(ch, c.getFieldDesc("carrier"), iface.Carrier)
+//		}
+//		return nil
+//	}
+//
+//	func (c *netClassCollector) getFieldDesc(name string) *prometheus.Desc {
+//		d, ok := c.metricDescs[name]
+//		if !ok {
+//			d = prometheus.NewDesc(name, "", nil, nil)
+//			c.metricDescs[name] = d // two scrapes write at once
+//		}
+//		return d
+//	}
+//
+// Right: hold a mutex over the get-or-create.
+//
+//	func (c *netClassCollector) getFieldDesc(name string) *prometheus.Desc {
+//		c.metricDescsMu.Lock()
+//		defer c.metricDescsMu.Unlock()
+//		...
+//	}
+//
+// The roots are: a ServeHTTP(http.ResponseWriter, *http.Request) method;
+// any function, method value or literal of type
+// func(http.ResponseWriter, *http.Request) passed as an argument
+// (http.HandleFunc, mux.HandleFunc, http.HandlerFunc(...)); and any
+// method with a chan<- Metric parameter (Collect, and the Update methods
+// node_exporter's Collect calls), matched by name so that no client
+// library is imported. The same goes for a go statement in a loop whose
+// goroutine writes a package-level map, or a map reached from a variable
+// declared outside the loop (cache.get(k) from per-item goroutines,
+// CheerlessCloud/cexporter issue 2, gostor/gotgt pull 104).
+//
+// For these the writes are found through summaries: each same-package
+// function's map writes through its receiver, parameters and
+// package-level variables, along chains of fields (obj.a.f), mapped onto
+// the arguments at each call, to any depth. A write counts as locked when
+// a Lock or RLock comes before it in its function, or before the call
+// that reaches it, with no Unlock between (a deferred Unlock, or one that
+// ends an early-return branch, does not release); locked writes are left
+// to lockset.
+//
+// It does not follow interface or function-value calls, callees in other
+// packages, maps reached through a map element or a slice, reads (a
+// handler that only reads while another writes is not reported),
+// goroutines started by a root, roots other than the ones named above,
+// or maps sent on a channel; those need the race detector.
 package unsyncmap

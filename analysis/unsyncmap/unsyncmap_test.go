@@ -37,3 +37,14 @@ func TestUnsyncMapRealBugs(t *testing.T) {
 	}
 	analysistest.Run(t, testdata, unsyncmap.Analyzer, "unsyncmapreal")
 }
+
+// TestUnsyncMapRoots checks net/http handlers, Prometheus collectors and
+// goroutines started in a loop writing a map at any call depth, and the
+// locked, per-request and read-only code that must stay silent.
+func TestUnsyncMapRoots(t *testing.T) {
+	testdata, err := filepath.Abs("../testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	analysistest.Run(t, testdata, unsyncmap.Analyzer, "unsyncmaproots")
+}
