@@ -120,6 +120,7 @@ type unit struct {
 	calls     []*types.Func
 	accesses  []*access
 	published map[types.Object]token.Pos
+	handed    map[types.Object]bool // locals taken from a plain value a caller handed in
 	// For a function with deferred literals: the locks held on every
 	// path to its returns, and at each defer statement.
 	exit    state
@@ -664,6 +665,7 @@ func (c *checker) lockOf(call *ast.CallExpr) (lockKey, int, bool, bool) {
 func (c *checker) walkUnit(u *unit) {
 	if u.published == nil {
 		u.published = c.publications(u)
+		u.handed = c.handedIn(u)
 	}
 	st := state{held: map[lockKey]int{}}
 	for k, v := range u.entry {
@@ -848,6 +850,103 @@ func (c *checker) publications(u *unit) map[types.Object]token.Pos {
 		}
 	}
 	return out
+}
+
+// handedIn returns the unit's locals that hold an element of a container
+// field of a plain parameter: a value of a struct type with no mutex of
+// its own, handed in by the caller (for _, acc := range o.Accounts, or
+// acc := o.Accounts[i], in validateJetStreamOptions(o *Options)). A
+// value without a lock is not a shared registry: the elements reached
+// through it are the caller's, not yet shared (options being validated
+// before a server or a reload uses them) or guarded by whoever shares
+// the container. The receiver is never such a parameter.
+func (c *checker) handedIn(u *unit) map[types.Object]bool {
+	decl := u.decl
+	for v := u; decl == nil && v.parent != nil; v = v.parent {
+		decl = v.parent.decl
+	}
+	if decl == nil {
+		return nil
+	}
+	plain := map[types.Object]bool{}
+	for _, f := range decl.Type.Params.List {
+		for _, n := range f.Names {
+			if obj := c.info.Defs[n]; obj != nil && lockFree(obj.Type()) {
+				plain[obj] = true
+			}
+		}
+	}
+	if len(plain) == 0 {
+		return nil
+	}
+	// fromPlain reports whether e reaches into a container field of a
+	// plain parameter: o.Accounts, o.byName[k].
+	fromPlain := func(e ast.Expr, indexed bool) bool {
+		field := false
+		for {
+			switch x := ast.Unparen(e).(type) {
+			case *ast.Ident:
+				return field && indexed && plain[c.info.Uses[x]]
+			case *ast.SelectorExpr:
+				if s := c.info.Selections[x]; s == nil || s.Kind() != types.FieldVal {
+					return false
+				}
+				field = true
+				e = x.X
+			case *ast.IndexExpr:
+				indexed = true
+				e = x.X
+			case *ast.StarExpr:
+				e = x.X
+			default:
+				return false
+			}
+		}
+	}
+	out := map[types.Object]bool{}
+	ast.Inspect(u.body(), func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.FuncLit:
+			return n == u.lit
+		case *ast.RangeStmt:
+			if n.Tok == token.DEFINE && fromPlain(n.X, true) {
+				for _, e := range []ast.Expr{n.Key, n.Value} {
+					if id, ok := e.(*ast.Ident); ok && c.info.Defs[id] != nil {
+						out[c.info.Defs[id]] = true
+					}
+				}
+			}
+		case *ast.AssignStmt:
+			if n.Tok != token.DEFINE || len(n.Lhs) != len(n.Rhs) {
+				return true
+			}
+			for i, l := range n.Lhs {
+				if id, ok := l.(*ast.Ident); ok && c.info.Defs[id] != nil && fromPlain(n.Rhs[i], false) {
+					out[c.info.Defs[id]] = true
+				}
+			}
+		}
+		return true
+	})
+	return out
+}
+
+// lockFree reports whether t is a struct, or a pointer to one, with no
+// mutex field.
+func lockFree(t types.Type) bool {
+	if p, ok := t.Underlying().(*types.Pointer); ok {
+		t = p.Elem()
+	}
+	st, ok := t.Underlying().(*types.Struct)
+	if !ok {
+		return false
+	}
+	for i := 0; i < st.NumFields(); i++ {
+		if isMutex(st.Field(i).Type()) {
+			return false
+		}
+	}
+	return true
 }
 
 // findStarters finds the package's functions that start goroutines: a go
@@ -1585,7 +1684,7 @@ func (w *walker) record(sel *ast.SelectorExpr, f *types.Var, si *structInfo, op 
 			a.held[m.Name()] = mode
 		}
 	}
-	a.fresh = w.c.fresh(w.u, base, pos)
+	a.fresh = w.c.fresh(w.u, base, pos) || w.u.handed[root]
 	w.u.accesses = append(w.u.accesses, a)
 }
 
