@@ -1,12 +1,13 @@
-// Package rangelock defines an Analyzer that reports writes which
-// deadlock because the iteration or callback around them holds the lock
-// they need.
+// Package rangelock defines an Analyzer that reports locks which
+// deadlock because the goroutine taking them already holds them: writes
+// inside iterations and callbacks that hold the lock they need, and
+// recursive read locking.
 //
 // # Analyzer rangelock
 //
-// rangelock: report self-deadlocking writes inside iterations and callbacks
+// rangelock: report self-deadlocking locks inside iterations and callbacks, and recursive read locks
 //
-// Three shapes deadlock every time they run:
+// These shapes deadlock every time they run:
 //
 // A write lock taken inside an iteration that holds the same RWMutex's
 // read lock (or its write lock), directly or through a method of the same
@@ -54,13 +55,44 @@
 // returns, or have Foreach copy the entries under the read lock and call f
 // after releasing it.
 //
-// Not reported, because no lock is taken now: a go statement or a
-// function literal (time.AfterFunc, a stored or registered callback)
-// inside the iteration; a callee that locks only when a bool parameter
-// says so (if needLock { mu.Lock() }) called with a constant false; a
-// callee that expects the lock held and does Unlock, callback, Lock; an
-// Unlock and re-Lock inside the loop body. Recursive read locking (an
-// RLock inside an RLock) is not reported either.
+// Recursive read locking deadlocks as soon as another goroutine calls
+// Lock between the two read locks: the writer waits for the first read
+// lock, and sync.RWMutex makes the second wait for the writer ("a blocked
+// Lock call excludes new readers from acquiring the lock"). It is
+// reported wherever the goroutine holds the read lock on every path to
+// the second RLock, not only in a range: directly, through a call of the
+// same or another package, and in a callback an iterator helper calls
+// under its read lock:
+//
+//	func (a *Account) getNameTag() string {
+//		a.mu.RLock()
+//		defer a.mu.RUnlock()
+//		return a.nameTag
+//	}
+//
+//	func (s *Server) accountInfo(a *Account) *AccountInfo {
+//		a.mu.RLock()
+//		defer a.mu.RUnlock()
+//		return &AccountInfo{NameTag: a.getNameTag()} // wrong: a second RLock of a.mu
+//	}
+//
+// Right: split the method into a locking wrapper and a variant that
+// expects the lock held (getNameTagLocked), and call the variant where the
+// lock is held; in a callback, use the values the helper passes.
+//
+// Not reported, because no lock is taken now, or not on every path: a go
+// statement or a function literal (time.AfterFunc, a stored or
+// registered callback) inside the iteration or under the lock; a callee
+// that locks only when a bool parameter says so (if needLock
+// { mu.Lock() }) called with a constant false, or with a value the
+// analyzer cannot see; a callee that expects the lock held and does
+// Unlock, callback, Lock; an Unlock and re-Lock inside the loop body; a
+// lock taken in a branch that returns, or in one branch only; a lock
+// released in every branch; TryRLock, which never blocks. Locks of
+// another value, or of another mutex of the same value, are distinct.
+// Outside a range, a write lock under the same goroutine's lock is not
+// reported (such code deadlocks the first time it runs, so tests find
+// it); the standard library's internal locks are not followed.
 //
 // A write to an orcaman concurrent-map inside its own IterCb callback,
 // which runs with the shard's read lock held:

@@ -14,10 +14,11 @@ import (
 	"github.com/mapguard/mapguard/analysis/internal/maptypes"
 )
 
-// Analyzer reports self-deadlocking writes in iterations and callbacks.
+// Analyzer reports self-deadlocking locks in iterations and callbacks, and
+// recursive read locking.
 var Analyzer = &analysis.Analyzer{
 	Name:      "rangelock",
-	Doc:       "report writes that deadlock because the surrounding iteration or callback holds the lock they need",
+	Doc:       "report locks that deadlock because the surrounding iteration or callback holds the lock they need, and recursive read locks",
 	URL:       "https://pkg.go.dev/github.com/mapguard/mapguard/analysis/rangelock",
 	Requires:  []*analysis.Analyzer{inspect.Analyzer},
 	FactTypes: []analysis.Fact{new(lockFact)},
