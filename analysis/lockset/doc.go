@@ -12,11 +12,15 @@
 // locks, a write under RLock. The analyzer applies Eraser's lockset idea
 // to one package: for each struct type with a builtin map field and a
 // sync.Mutex or sync.RWMutex field (embedded, a pointer, or a wrapper
-// with Lock and Unlock methods), it follows each function's locks along
-// every path (a lock counts as held at a point when every path there
-// took it and has not released it; defer Unlock keeps it held to the
-// end), infers the mutex that most accesses of the field hold, and
-// reports the accesses that hold nothing.
+// with Lock and Unlock methods), generic types included, it follows each
+// function's locks along every path (a lock counts as held at a point
+// when every path there took it and has not released it; defer Unlock
+// keeps it held to the end; a method whose top-level statements leave
+// its receiver's mutex locked or unlocked, as func (c *Cache) lock() {
+// c.mu.Lock() }, counts as that Lock or Unlock at its call sites),
+// infers the mutex that most accesses of the field hold, and reports the
+// accesses that hold nothing, or only mutexes that no write of the field
+// holds.
 //
 // Wrong:
 //
@@ -37,6 +41,34 @@
 //		return c.m[k]
 //	}
 //
+//	func (m *Listener) Serve() error {
+//		defer func() {
+//			for _, l := range m.protos { // runs at return, after no Lock
+//				close(l.conns)
+//			}
+//		}()
+//		...
+//	}
+//
+//	func (c *Controller) syncPod(pod *Pod) {
+//		c.podsMu.Lock()
+//		defer c.podsMu.Unlock()
+//		c.pods[pod.Name] = pod
+//		for _, m := range c.managers { // managers is written under c.managersMu
+//			m.update(pod)
+//		}
+//	}
+//
+//	func (c *Cache) Keys() (keys []string) {
+//		c.lock() // func (c *Cache) lock() { c.mu.Lock() }
+//		m := c.items // an alias: the same map
+//		c.unlock()
+//		for k := range m { // a range over c.items without c.mu
+//			keys = append(keys, k)
+//		}
+//		return keys
+//	}
+//
 // Right: take the lock for every access (c.mu.Lock for writes, RLock at
 // least for reads), or use sync.Map or a mapguard map.
 //
@@ -53,9 +85,19 @@
 //		items map[string]*Item
 //	}
 //
+// A deferred function literal runs when its function returns: it holds
+// the locks held both where it was deferred and at every return (so
+// defer c.mu.Unlock() followed by defer func() { ... }() runs it
+// locked). A local variable defined from a map field (m := c.items) and
+// never assigned again is that field, unless the same function assigns
+// the field a new map (a swap: it owns the old one).
+//
 // Accesses that cannot race are left alone: through a value the function
 // created (a composite literal or new(T)) and has not yet published (sent,
-// stored, or handed to a go statement or closure); in a function named
+// stored, or handed to a go statement or closure); through an element of
+// a container field of a parameter whose type has no mutex (for _, acc :=
+// range o.Accounts, validating options a caller has not shared yet); in
+// a function named
 // ...Locked, documented as called with the lock held ("must be called
 // with c.mu held", +checklocks on the function), or an unexported helper
 // whose every call site in the package holds the lock or is on a value
@@ -63,9 +105,9 @@
 // before it starts its first goroutine (see below); in UnmarshalJSON and
 // the other decoding
 // methods; in test files; in functions annotated +checklocksignore.
-// Accesses inside a closure that runs later (a callback, a deferred
-// function) count as evidence when they hold the lock and are not
-// reported when they do not, since the caller's locks are unknown there.
+// Accesses inside a closure that runs later (a callback stored or passed
+// on) count as evidence when they hold the lock and are not reported
+// when they do not, since the caller's locks are unknown there.
 //
 // A start-up method is one that starts goroutines (a go statement, a
 // function value passed to another package such as time.AfterFunc, or a
@@ -85,7 +127,17 @@
 // This trusts that an exported method that starts a value's goroutines
 // is called once, before the value is shared.
 //
-// It does not follow maps passed out of the struct (m := c.items), locks
-// taken in helper methods (c.lock()), or types from other packages; the
-// race detector sees those.
+// Right:
+//
+//	func validate(o *Options) error {
+//		for _, acc := range o.Accounts { // Options has no lock: not yet shared
+//			if len(acc.limits) > 0 { ... }
+//		}
+//	}
+//
+// It does not follow maps returned or passed out of the struct (return
+// c.items, f(c.items)), locks taken by helpers that lock conditionally or
+// through another value, accesses through an index expression
+// (c.shards[i].items), or types from other packages; the race detector
+// sees those.
 package lockset
