@@ -272,3 +272,64 @@ func readsOf(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDecl, call *ast
 	}
 	return c.out
 }
+
+// checkOtherMethods reports, when starter is a method whose goroutine g
+// writes a map field of the receiver, the exported methods of the same
+// type that read that field with no lock: callers run them while the
+// goroutine writes (a Start or Run method whose loop fills r.f, and a
+// Stats or List method ranging over it).
+func checkOtherMethods(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDecl, starter *ast.FuncDecl, g *ast.GoStmt, fieldWritten map[fieldKey]token.Pos, reported map[token.Pos]bool) {
+	if starter.Recv == nil || len(fieldWritten) == 0 {
+		return
+	}
+	fn, ok := pass.TypesInfo.Defs[starter.Name].(*types.Func)
+	if !ok {
+		return
+	}
+	recv := fn.Type().(*types.Signature).Recv()
+	named := recvNamed(recv)
+	if named == nil {
+		return
+	}
+	written := map[*types.Var]token.Pos{}
+	for k, pos := range fieldWritten {
+		if k.obj == recv {
+			written[k.field] = pos
+		}
+	}
+	if len(written) == 0 {
+		return
+	}
+	for m, decl := range decls {
+		sig := m.Type().(*types.Signature)
+		if decl == starter || !m.Exported() || sig.Recv() == nil || recvNamed(sig.Recv()) != named || decl.Body == nil {
+			continue
+		}
+		c := newCollector(pass, decls)
+		c.walk(decl.Body, map[*types.Var]*types.Var{sig.Recv(): recv}, nil, 1, false)
+		if c.out.locks {
+			continue
+		}
+		for k, at := range c.out.reads {
+			w, ok := written[k.field]
+			if !ok || k.obj != recv || reported[at] {
+				continue
+			}
+			reported[at] = true
+			maptypes.Reportf(pass, at, "%s.%s reads %s.%s with no lock while the goroutine %s.%s starts at line %d writes it (line %d): fatal error: concurrent map read and map write; lock both sides, or use sync.Map or a mapguard map",
+				named.Obj().Name(), m.Name(), recv.Name(), k.field.Name(), named.Obj().Name(), starter.Name.Name, pass.Fset.Position(g.Pos()).Line, pass.Fset.Position(w).Line)
+		}
+	}
+}
+
+func recvNamed(recv *types.Var) *types.Named {
+	t := recv.Type()
+	if p, ok := t.(*types.Pointer); ok {
+		t = p.Elem()
+	}
+	n, _ := t.(*types.Named)
+	if n != nil {
+		n = n.Origin()
+	}
+	return n
+}

@@ -27,6 +27,7 @@ func run(pass *analysis.Pass) (any, error) {
 	decls := maptypes.FuncDecls(pass.Files, pass.TypesInfo)
 	sum := newSummarizer(pass, decls)
 	loopReported := map[*ast.GoStmt]bool{}
+	otherReported := map[token.Pos]bool{}
 	loop := func(l ast.Node, body *ast.BlockStmt, g *ast.GoStmt, fieldWritten map[fieldKey]token.Pos, signals bool) {
 		if loopReported[g] {
 			return
@@ -89,6 +90,7 @@ func run(pass *analysis.Pass) (any, error) {
 			switch f := stack[i].(type) {
 			case *ast.FuncDecl:
 				encl = f.Body
+				checkOtherMethods(pass, decls, f, g, fieldWritten, otherReported)
 			case *ast.FuncLit:
 				encl = f.Body
 			case *ast.RangeStmt:
