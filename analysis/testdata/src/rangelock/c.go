@@ -231,3 +231,41 @@ func (x *index) otherInEach(y *index) { // want otherInEach:`^RLock\(recv\.mu\)$
 		_ = y.Len()
 	})
 }
+
+// A callee that expects the read lock held and does RUnlock, callback,
+// RLock: the callback runs without it.
+func (x *index) notifyRLocked(k string, cb func(string)) {
+	x.mu.RUnlock()
+	cb(k)
+	x.mu.RLock()
+}
+
+func (x *index) notifyAll() { // want notifyAll:`^RLock\(recv\.mu\)$`
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	for k := range x.m {
+		x.notifyRLocked(k, func(k string) { x.lookup(k, 0) })
+	}
+}
+
+// An iterator helper that read-locks only when asked to.
+func (x *index) eachMaybe(lock bool, f func(k string)) { // want eachMaybe:`^RLock\(recv\.mu\) if p0; calls p1 under RLock\(recv\.mu\) if p0$`
+	if lock {
+		x.mu.RLock()
+		defer x.mu.RUnlock()
+	}
+	for k := range x.m {
+		f(k)
+	}
+}
+
+func (x *index) eachMaybeLocked() { // want eachMaybeLocked:`^RLock\(recv\.mu\)$`
+	x.eachMaybe(true, func(k string) {
+		x.lookup(k, 0) // want `x.lookup read-locks x.mu, whose read lock eachMaybe holds while it calls this callback: recursive read locking`
+	})
+}
+
+func (x *index) eachMaybeUnlocked() {
+	x.eachMaybe(false, func(k string) { x.lookup(k, 0) })
+	x.eachMaybe(x.fast, func(k string) { x.lookup(k, 0) })
+}
