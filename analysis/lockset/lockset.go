@@ -113,6 +113,8 @@ type unit struct {
 	root      bool        // can run concurrently with other code by itself
 	later     bool        // a literal that runs at an unknown time (callback)
 	deferred  bool        // a literal deferred by its parent: runs at the parent's return
+	argument  bool        // a literal passed to a call: runs with at most the call's locks, unless the call can lock the value
+	handed    lockables   // for an argument literal: what the call hands its callee that it could lock
 	assumeAll bool        // called with the locks held: documented, named, or every caller holds them
 	declared  bool        // documented or named as called with the locks held
 	ignore    bool        // +checklocksignore
@@ -120,9 +122,10 @@ type unit struct {
 	calls     []*types.Func
 	accesses  []*access
 	published map[types.Object]token.Pos
-	handed    map[types.Object]bool // locals taken from a plain value a caller handed in
-	// For a function with deferred literals: the locks held on every
-	// path to its returns, and at each defer statement.
+	fromParam map[types.Object]bool // locals taken from a plain value a caller handed in
+	// For a function with deferred or argument literals: the locks held
+	// on every path to its returns, and at each defer statement or call
+	// that hands a literal over.
 	exit    state
 	deferAt map[*ast.FuncLit]state
 }
@@ -412,6 +415,7 @@ func (c *checker) findLits(body ast.Node, parent *unit) {
 	inline := map[*ast.FuncLit]bool{}
 	goLit := map[*ast.FuncLit]bool{}
 	deferLit := map[*ast.FuncLit]bool{}
+	argLit := map[*ast.FuncLit]lockables{}
 	deferred := map[*ast.CallExpr]bool{}
 	ast.Inspect(body, func(n ast.Node) bool {
 		switch n := n.(type) {
@@ -429,6 +433,14 @@ func (c *checker) findLits(body ast.Node, parent *unit) {
 			if l, ok := ast.Unparen(n.Fun).(*ast.FuncLit); ok && !deferred[n] {
 				inline[l] = true
 			}
+			if !deferred[n] {
+				h := c.handsLockable(n)
+				for _, a := range n.Args {
+					if l, ok := ast.Unparen(a).(*ast.FuncLit); ok {
+						argLit[l] = h
+					}
+				}
+			}
 		case *ast.FuncLit:
 			if inline[n] {
 				return true
@@ -438,13 +450,81 @@ func (c *checker) findLits(body ast.Node, parent *unit) {
 			// A deferred literal runs when its parent returns, with the
 			// locks held both where it was deferred and at the return.
 			u.deferred = deferLit[n]
-			u.later = !u.root && !u.deferred
+			// A literal passed to a call runs, now or later, with at
+			// most the locks held at the call, unless the callee is
+			// handed the value (or a mutex) and may lock it around the
+			// literal: a filter passed to another type's
+			// JoinedUsersForRoom, time.AfterFunc.
+			h, isArg := argLit[n]
+			u.argument = isArg && !u.root
+			u.handed = h
+			u.later = !u.root && !u.deferred && !u.argument
 			c.units = append(c.units, u)
 			c.findLits(n.Body, u)
 			return false
 		}
 		return true
 	})
+}
+
+// lockables is what a call hands its callee that the callee could lock
+// around a callback: struct types with a guarded map, or any mutex.
+type lockables struct {
+	structs map[*types.Struct]bool
+	mutex   bool
+}
+
+// may reports whether a callee handed h may hold base's mutex.
+func (h lockables) may(info *types.Info, base ast.Expr) bool {
+	return h.mutex || h.structs[structOf(info.TypeOf(base))]
+}
+
+func structOf(t types.Type) *types.Struct {
+	if t == nil {
+		return nil
+	}
+	if p, ok := t.Underlying().(*types.Pointer); ok {
+		t = p.Elem()
+	}
+	if n, ok := t.(*types.Named); ok {
+		t = n.Origin()
+	}
+	st, _ := t.Underlying().(*types.Struct)
+	return st
+}
+
+// later reports whether an access sits in a literal whose caller's
+// locks are unknown at the access: a stored callback, or one handed to
+// a callee that may lock the access's value around it.
+func (a *access) later(info *types.Info) bool {
+	return a.unit.later || (a.unit.argument && a.unit.handed.may(info, a.base))
+}
+
+// handsLockable returns what a call hands its callee (as receiver or
+// argument) that it could lock around a callback it is given: a value of
+// a struct type with a guarded map, or a mutex (c.Range(func(k, v) {
+// ... }), withLock(&c.mu, func() { ... })).
+func (c *checker) handsLockable(call *ast.CallExpr) lockables {
+	h := lockables{structs: map[*types.Struct]bool{}}
+	vals := append([]ast.Expr(nil), call.Args...)
+	if sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr); ok {
+		if s := c.info.Selections[sel]; s != nil && s.Kind() == types.MethodVal {
+			vals = append(vals, sel.X)
+		}
+	}
+	for _, v := range vals {
+		t := c.info.TypeOf(v)
+		if t == nil {
+			continue
+		}
+		if st := structOf(t); st != nil && c.structs[st] != nil {
+			h.structs[st] = true
+		}
+		if isMutex(t) {
+			h.mutex = true
+		}
+	}
+	return h
 }
 
 // funcValue returns the same-package function e names, when e is a
@@ -665,7 +745,7 @@ func (c *checker) lockOf(call *ast.CallExpr) (lockKey, int, bool, bool) {
 func (c *checker) walkUnit(u *unit) {
 	if u.published == nil {
 		u.published = c.publications(u)
-		u.handed = c.handedIn(u)
+		u.fromParam = c.handedIn(u)
 	}
 	st := state{held: map[lockKey]int{}}
 	for k, v := range u.entry {
@@ -678,6 +758,11 @@ func (c *checker) walkUnit(u *unit) {
 		}
 		if in := meet(u.parent.exit, at); !in.dead {
 			st = in
+		}
+	}
+	if u.argument {
+		if at, ok := u.parent.deferAt[u.lit]; ok && !at.dead {
+			st = at.copy()
 		}
 	}
 	u.exit = state{dead: true}
@@ -1284,11 +1369,7 @@ func (w *walker) stmt(s ast.Stmt, st state) state {
 			st = w.expr(a, st)
 		}
 		if l, ok := ast.Unparen(s.Call.Fun).(*ast.FuncLit); ok {
-			if prev, seen := w.u.deferAt[l]; seen {
-				w.u.deferAt[l] = meet(prev, st)
-			} else {
-				w.u.deferAt[l] = st.copy()
-			}
+			w.litAt(l, st)
 		}
 		return st
 	case *ast.GoStmt:
@@ -1345,6 +1426,16 @@ func (w *walker) stmt(s ast.Stmt, st state) state {
 		return w.clauses(s.Body, st)
 	}
 	return st
+}
+
+// litAt records the locks held where a literal is deferred or handed
+// to a call (met over loop walks).
+func (w *walker) litAt(l *ast.FuncLit, st state) {
+	if prev, seen := w.u.deferAt[l]; seen {
+		w.u.deferAt[l] = meet(prev, st)
+	} else {
+		w.u.deferAt[l] = st.copy()
+	}
 }
 
 // loop walks a loop body twice: once to learn the lockset at the end of
@@ -1451,6 +1542,11 @@ func (w *walker) expr(e ast.Expr, st state) state {
 		case *ast.CallExpr:
 			for _, a := range n.Args {
 				st = w.expr(a, st)
+			}
+			for _, a := range n.Args {
+				if l, ok := ast.Unparen(a).(*ast.FuncLit); ok {
+					w.litAt(l, st)
+				}
 			}
 			if lit, ok := ast.Unparen(n.Fun).(*ast.FuncLit); ok {
 				// Called on the spot: its body runs now, under our locks.
@@ -1684,7 +1780,7 @@ func (w *walker) record(sel *ast.SelectorExpr, f *types.Var, si *structInfo, op 
 			a.held[m.Name()] = mode
 		}
 	}
-	a.fresh = w.c.fresh(w.u, base, pos) || w.u.handed[root]
+	a.fresh = w.c.fresh(w.u, base, pos) || w.u.fromParam[root]
 	w.u.accesses = append(w.u.accesses, a)
 }
 
@@ -1763,7 +1859,7 @@ func (c *checker) reportCalls(guards map[*types.Var]string, reach map[*types.Fun
 			if s.recv == nil || s.top || seen[s.pos] || len(s.recvMu) > 0 || s.any {
 				continue
 			}
-			if s.caller.later || s.caller.assumeAll || s.caller.ignore || !s.caller.reachable(reach) {
+			if s.caller.later || (s.caller.argument && s.caller.handed.may(c.info, s.recv)) || s.caller.assumeAll || s.caller.ignore || !s.caller.reachable(reach) {
 				continue
 			}
 			if assumed(&access{unit: s.caller}) || c.fresh(s.caller, s.recv, s.pos) {
@@ -1858,7 +1954,7 @@ func (c *checker) reportField(f *types.Var, si *structInfo, accs []*access, reac
 				continue
 			}
 			if len(a.held) == 0 {
-				if !a.unit.later {
+				if !a.later(c.info) {
 					unheld++
 				}
 				continue
@@ -1921,7 +2017,7 @@ func (c *checker) reportField(f *types.Var, si *structInfo, accs []*access, reac
 		case ok && mode == readMode && a.op.writes():
 			maptypes.Reportf(c.pass, a.pos, "%s %s.%s under %s.%s.RLock only: other readers hold the same read lock, so two writes can run at once (fatal error: concurrent map writes); take %s.%s.Lock",
 				a.op, name, f.Name(), name, guard, name, guard)
-		case !ok && unguarded(a) && !a.unit.later:
+		case !ok && unguarded(a) && !a.later(c.info):
 			var why string
 			if annotated {
 				why = fmt.Sprintf("the field is annotated +checklocks:%s", guard)
