@@ -19,10 +19,14 @@ import (
 // path, embedded fields included, so that a caller can rename them into
 // its own variables.
 type lockFact struct {
-	Locks []Effect
-	Calls []Effect
+	Locks    []Effect
+	Calls    []Effect
+	Releases []Effect
 }
 
+// Releases are the locks a call releases without taking them (the
+// caller holds them, and they stay released when it returns).
+//
 // Effect is one entry of a lockFact. Root is -1 for the receiver and the
 // parameter's index otherwise; Path the dotted field path from the root to
 // the mutex ("" when the root is the mutex). For Calls, Param is the index
@@ -50,6 +54,9 @@ func (f *lockFact) String() string {
 	}
 	for _, e := range f.Calls {
 		parts = append(parts, fmt.Sprintf("calls p%d under %s", e.Param, e.lock()))
+	}
+	for _, e := range f.Releases {
+		parts = append(parts, "releases "+e.lock())
 	}
 	return strings.Join(parts, "; ")
 }
@@ -234,6 +241,7 @@ type walker struct {
 	params   map[types.Object]bool // bool parameters that may guard a Lock
 	held     []heldLock
 	expected map[loc]bool // unlocked without being taken: the caller holds them
+	unlocks  []heldLock   // those unlocks, in order
 	stack    []ast.Node
 	joins    map[ast.Node]*join // branching statements and loops being walked
 	branches map[ast.Node]*join // their branch blocks and loop bodies
@@ -460,16 +468,7 @@ func (w *walker) call(call *ast.CallExpr) {
 			return
 		}
 		if d < 0 {
-			for i, h := range w.held {
-				if h.at == l && h.read == read {
-					w.held = slices.Delete(w.held, i, i+1)
-					return
-				}
-			}
-			if w.expected == nil {
-				w.expected = map[loc]bool{}
-			}
-			w.expected[l] = true
+			w.release(l, read)
 			return
 		}
 		text := types.ExprString(ast.Unparen(call.Fun).(*ast.SelectorExpr).X)
@@ -516,6 +515,11 @@ func (w *walker) call(call *ast.CallExpr) {
 		}
 		w.acquired(acquire{at: l, read: e.Read, cond: ec, call: call})
 	}
+	for _, e := range f.Releases {
+		if l, ok := argLoc(info, call, recv, e); ok && e.CondParam < 0 {
+			w.release(l, e.Read)
+		}
+	}
 	// Func parameters of ours passed on to a callee that calls them under
 	// one of its locks.
 	for _, e := range f.Calls {
@@ -534,6 +538,22 @@ func (w *walker) call(call *ast.CallExpr) {
 			w.out.calls = append(w.out.calls, callUnder{fn: v, at: l, read: e.Read, cond: c})
 		}
 	}
+}
+
+// release records an unlock of l: of a lock the walk holds, or else of
+// one the caller is expected to hold.
+func (w *walker) release(l loc, read bool) {
+	for i, h := range w.held {
+		if h.at == l && h.read == read {
+			w.held = slices.Delete(w.held, i, i+1)
+			return
+		}
+	}
+	if w.expected == nil {
+		w.expected = map[loc]bool{}
+	}
+	w.expected[l] = true
+	w.unlocks = append(w.unlocks, heldLock{at: l, read: read})
 }
 
 // argCond turns a callee's condition on its parameter into one on ours
@@ -673,6 +693,17 @@ func (s *state) summarize(fd *ast.FuncDecl) *lockFact {
 			f.Locks = append(f.Locks, e)
 		}
 	}
+	// The caller's locks released and not taken again before the end.
+	for _, u := range w.unlocks {
+		r, ok := index[u.at.root]
+		if !ok || slices.ContainsFunc(w.held, func(h heldLock) bool { return h.at == u.at && h.read == u.read }) {
+			continue
+		}
+		e := Effect{Root: r, Path: u.at.path, Read: u.read, Param: -1, CondParam: -1}
+		if !slices.Contains(f.Releases, e) {
+			f.Releases = append(f.Releases, e)
+		}
+	}
 	for _, c := range w.out.calls {
 		r, ok := index[c.at.root]
 		p, isParam := index[c.fn]
@@ -717,12 +748,12 @@ func (s *state) summarizeAll() {
 		}
 	}
 	for _, fn := range fns {
-		if f := s.local[fn]; f != nil && (len(f.Locks) > 0 || len(f.Calls) > 0) {
+		if f := s.local[fn]; f != nil && (len(f.Locks) > 0 || len(f.Calls) > 0 || len(f.Releases) > 0) {
 			s.pass.ExportObjectFact(fn, f)
 		}
 	}
 }
 
 func equalFacts(a, b *lockFact) bool {
-	return slices.Equal(a.Locks, b.Locks) && slices.Equal(a.Calls, b.Calls)
+	return slices.Equal(a.Locks, b.Locks) && slices.Equal(a.Calls, b.Calls) && slices.Equal(a.Releases, b.Releases)
 }

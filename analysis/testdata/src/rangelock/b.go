@@ -54,10 +54,10 @@ func (s *store) evictAll() { // want evictAll:`^RLock\(recv\.RWMutex\)$`
 // wrapper is a small lock type around sync.RWMutex.
 type wrapper struct{ mu sync.RWMutex }
 
-func (w *wrapper) Lock()    { w.mu.Lock() } // want Lock:`^Lock\(recv\.mu\)$`
-func (w *wrapper) Unlock()  { w.mu.Unlock() }
-func (w *wrapper) RLock()   { w.mu.RLock() } // want RLock:`^RLock\(recv\.mu\)$`
-func (w *wrapper) RUnlock() { w.mu.RUnlock() }
+func (w *wrapper) Lock()    { w.mu.Lock() }    // want Lock:`^Lock\(recv\.mu\)$`
+func (w *wrapper) Unlock()  { w.mu.Unlock() }  // want Unlock:`^releases Lock\(recv\.mu\)$`
+func (w *wrapper) RLock()   { w.mu.RLock() }   // want RLock:`^RLock\(recv\.mu\)$`
+func (w *wrapper) RUnlock() { w.mu.RUnlock() } // want RUnlock:`^releases RLock\(recv\.mu\)$`
 
 type registry struct {
 	lk    wrapper

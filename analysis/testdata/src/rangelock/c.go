@@ -269,3 +269,17 @@ func (x *index) eachMaybeUnlocked() {
 	x.eachMaybe(false, func(k string) { x.lookup(k, 0) })
 	x.eachMaybe(x.fast, func(k string) { x.lookup(k, 0) })
 }
+
+// A helper that releases the read lock its caller took: the lock is not
+// held after it.
+func (x *index) readUnlockAndLog(k string) { // want readUnlockAndLog:`^releases RLock\(recv\.mu\)$`
+	x.mu.RUnlock()
+	_ = k
+}
+
+func (x *index) getThenCount(k string) int { // want getThenCount:`^RLock\(recv\.mu\)$`
+	x.mu.RLock()
+	v := x.m[k]
+	x.readUnlockAndLog(k)
+	return v + x.Len()
+}

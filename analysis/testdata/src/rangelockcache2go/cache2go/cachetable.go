@@ -127,7 +127,7 @@ func (table *CacheTable) expirationCheck() { // want expirationCheck:`^Lock\(rec
 }
 
 // addInternal must be called with the table locked; it unlocks it.
-func (table *CacheTable) addInternal(item *CacheItem) { // want addInternal:`^Lock\(recv\.RWMutex\)$`
+func (table *CacheTable) addInternal(item *CacheItem) { // want addInternal:`^Lock\(recv\.RWMutex\); releases Lock\(recv\.RWMutex\)$`
 	table.items[item.key] = item
 
 	expDur := table.cleanupInterval
