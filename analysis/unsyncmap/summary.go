@@ -159,7 +159,7 @@ func (s *summarizer) body(body *ast.BlockStmt, params map[*types.Var]int, scope 
 			return
 		}
 		base, v, path, ok := s.chain(e, params, scope)
-		if !ok || (len(path) == 0 && v == nil) {
+		if !ok {
 			return
 		}
 		out = append(out, mapWrite{base: base, v: v, path: path, locked: held, at: at})

@@ -106,6 +106,17 @@ func run(pass *analysis.Pass) (any, error) {
 		return true
 	})
 	checkRoots(pass, sum, map[token.Pos]bool{})
+	siblings := map[token.Pos]bool{}
+	ins.Preorder([]ast.Node{(*ast.FuncDecl)(nil), (*ast.FuncLit)(nil)}, func(n ast.Node) {
+		switch f := n.(type) {
+		case *ast.FuncDecl:
+			if f.Body != nil {
+				checkSiblings(pass, sum, f.Body, siblings)
+			}
+		case *ast.FuncLit:
+			checkSiblings(pass, sum, f.Body, siblings)
+		}
+	})
 	return nil, nil
 }
 
