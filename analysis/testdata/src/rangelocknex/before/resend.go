@@ -3,7 +3,10 @@
 // packet_resend_manager.go at e90741c^1): PacketResendManager.Clear
 // passes Each a callback that calls p.Remove, which calls
 // p.pending.Delete, which takes the write lock of the RWMutex embedded in
-// MutexMap while Each holds its read lock.
+// MutexMap while Each holds its read lock. Before that, p.Remove calls
+// p.pending.Get, which read-locks the same RWMutex again: recursive read
+// locking, which deadlocks on its own as soon as another goroutine waits
+// in Lock.
 package nex
 
 import (
