@@ -176,6 +176,9 @@ type checker struct {
 	aliases map[types.Object]*ast.SelectorExpr
 	// effects caches lockEffects per method.
 	effects map[*types.Func]map[string]int
+	// lockFuncs maps a local variable that only ever holds one function
+	// literal (accLock := func() { ... }) to it.
+	lockFuncs map[types.Object]*ast.FuncLit
 }
 
 // callPos is one call of a function: the calling unit and the position.
@@ -193,16 +196,17 @@ type structInfo struct {
 
 func run(pass *analysis.Pass) (any, error) {
 	c := &checker{
-		pass:     pass,
-		info:     pass.TypesInfo,
-		structs:  map[*types.Struct]*structInfo{},
-		byFunc:   map[*types.Func]*unit{},
-		escaping: map[*types.Func]bool{},
-		sites:    map[*types.Func][]callSite{},
-		goFuncs:  map[*types.Func]bool{},
-		prodRun:  map[*types.Func]bool{},
-		aliases:  map[types.Object]*ast.SelectorExpr{},
-		effects:  map[*types.Func]map[string]int{},
+		pass:      pass,
+		info:      pass.TypesInfo,
+		structs:   map[*types.Struct]*structInfo{},
+		byFunc:    map[*types.Func]*unit{},
+		escaping:  map[*types.Func]bool{},
+		sites:     map[*types.Func][]callSite{},
+		goFuncs:   map[*types.Func]bool{},
+		prodRun:   map[*types.Func]bool{},
+		aliases:   map[types.Object]*ast.SelectorExpr{},
+		effects:   map[*types.Func]map[string]int{},
+		lockFuncs: map[types.Object]*ast.FuncLit{},
 	}
 	c.findStructs()
 	if len(c.structs) == 0 {
@@ -780,6 +784,7 @@ func (c *checker) walkUnit(u *unit) {
 // owns the old one, so its variables are not aliases.
 func (c *checker) findAliases(body *ast.BlockStmt) {
 	cand := map[types.Object]*ast.SelectorExpr{}
+	lits := map[types.Object]*ast.FuncLit{}
 	bad := map[types.Object]bool{}
 	swapped := map[*types.Var]bool{}
 	field := func(e ast.Expr) *types.Var {
@@ -800,6 +805,9 @@ func (c *checker) findAliases(body *ast.BlockStmt) {
 		}
 		if sel, f, _ := c.mapField(rhs); f != nil && sel == ast.Unparen(rhs) && c.rootObj(sel.X) != nil {
 			cand[obj] = sel
+		}
+		if lit, ok := ast.Unparen(rhs).(*ast.FuncLit); ok {
+			lits[obj] = lit
 		}
 	}
 	ast.Inspect(body, func(n ast.Node) bool {
@@ -845,6 +853,11 @@ func (c *checker) findAliases(body *ast.BlockStmt) {
 			continue
 		}
 		c.aliases[obj] = sel
+	}
+	for obj, lit := range lits {
+		if !bad[obj] {
+			c.lockFuncs[obj] = lit
+		}
 	}
 }
 
@@ -1642,6 +1655,19 @@ func (w *walker) call(call *ast.CallExpr, st state) {
 // helperLock applies the effect of a same-package method that takes or
 // releases its receiver's mutex for its caller (c.lock(), c.unlock()).
 func (w *walker) helperLock(call *ast.CallExpr, st state) state {
+	if id, ok := ast.Unparen(call.Fun).(*ast.Ident); ok && len(call.Args) == 0 {
+		// A local closure that locks (accLock := func() { acc.mu.Lock() }).
+		if lit := w.c.lockFuncs[w.c.info.Uses[id]]; lit != nil {
+			for key, mode := range w.c.bodyEffects(lit.Body) {
+				if mode > 0 {
+					st.held[key] = mode
+				} else {
+					delete(st.held, key)
+				}
+			}
+		}
+		return st
+	}
 	sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr)
 	if !ok {
 		return st
@@ -1689,63 +1715,71 @@ func (c *checker) lockEffects(fn *types.Func) map[string]int {
 	if recv == nil {
 		return nil
 	}
-	onRecv := func(call *ast.CallExpr) (string, int, bool) {
-		key, d, read, ok := c.lockOf(call)
-		if !ok || key.root != recv {
-			return "", 0, false
-		}
-		path, ok := strings.CutPrefix(key.path, recv.Name()+".")
-		if !ok {
-			return "", 0, false
-		}
-		if d > 0 && read {
-			return path, readMode, true
-		}
-		if d > 0 {
-			return path, writeMode, true
-		}
-		return path, -1, true
-	}
 	eff := map[string]int{}
+	for key, m := range c.bodyEffects(u.decl.Body) {
+		if path, ok := strings.CutPrefix(key.path, recv.Name()+"."); ok && key.root == recv {
+			eff[path] = m
+		}
+	}
+	if len(eff) == 0 {
+		return nil
+	}
+	c.effects[fn] = eff
+	return eff
+}
+
+// bodyEffects returns the mutexes a body leaves locked (with their mode)
+// or releases without taking them (-1), from the lock calls among its
+// top-level statements; a mutex also locked or unlocked anywhere else
+// (in a branch, a loop, a closure) is left out: its effect is
+// conditional.
+func (c *checker) bodyEffects(body *ast.BlockStmt) map[lockKey]int {
+	lock := func(call *ast.CallExpr) (lockKey, int, bool) {
+		key, d, read, ok := c.lockOf(call)
+		switch {
+		case !ok:
+			return key, 0, false
+		case d > 0 && read:
+			return key, readMode, true
+		case d > 0:
+			return key, writeMode, true
+		}
+		return key, -1, true
+	}
+	eff := map[lockKey]int{}
 	top := map[*ast.CallExpr]bool{}
-	for _, s := range u.decl.Body.List {
+	for _, s := range body.List {
 		switch s := s.(type) {
 		case *ast.ExprStmt:
 			call, ok := ast.Unparen(s.X).(*ast.CallExpr)
 			if !ok {
 				continue
 			}
-			path, m, ok := onRecv(call)
+			key, m, ok := lock(call)
 			if !ok {
 				continue
 			}
 			top[call] = true
-			if m < 0 && eff[path] > 0 {
-				delete(eff, path)
+			if m < 0 && eff[key] > 0 {
+				delete(eff, key)
 			} else {
-				eff[path] = m
+				eff[key] = m
 			}
 		case *ast.DeferStmt:
-			if path, m, ok := onRecv(s.Call); ok && m < 0 {
+			if key, m, ok := lock(s.Call); ok && m < 0 {
 				top[s.Call] = true
-				delete(eff, path)
+				delete(eff, key)
 			}
 		}
 	}
-	// A lock call on the receiver anywhere else makes it conditional.
-	conditional := false
-	ast.Inspect(u.decl.Body, func(n ast.Node) bool {
+	ast.Inspect(body, func(n ast.Node) bool {
 		if call, ok := n.(*ast.CallExpr); ok && !top[call] {
-			if _, _, ok := onRecv(call); ok {
-				conditional = true
+			if key, _, ok := lock(call); ok {
+				delete(eff, key)
 			}
 		}
-		return !conditional
+		return true
 	})
-	if conditional || len(eff) == 0 {
-		return nil
-	}
-	c.effects[fn] = eff
 	return eff
 }
 

@@ -139,3 +139,48 @@ func (s *Store) Get(k string) string {
 	defer s.Unlock()
 	return s.data[k]
 }
+
+// Route takes its account's lock through local closures, as
+// nats-server's updateRouteSubscriptionMap does (route.go): rm is an
+// alias of acc.rm, written under acc.mu held by accLock.
+type routeAccount struct {
+	mu  sync.Mutex
+	smu sync.Mutex
+	rm  map[string]int32
+}
+
+func (a *routeAccount) Sub(key string) {
+	a.mu.Lock()
+	a.rm[key]++
+	a.mu.Unlock()
+}
+
+func (a *routeAccount) Unsub(key string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.rm, key)
+}
+
+func UpdateRouteMap(acc *routeAccount, key string, delta int32, isq bool) {
+	accLock := func() {
+		if isq {
+			acc.smu.Lock()
+		}
+		acc.mu.Lock()
+	}
+	accUnlock := func() {
+		acc.mu.Unlock()
+		if isq {
+			acc.smu.Unlock()
+		}
+	}
+	accLock()
+	rm := acc.rm
+	if n := rm[key] + delta; n <= 0 {
+		delete(rm, key)
+	} else {
+		rm[key] = n
+	}
+	accUnlock()
+	_ = rm[key] // want `read of acc.rm without acc.mu held`
+}
