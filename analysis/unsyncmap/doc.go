@@ -137,7 +137,18 @@
 // declared outside the loop (cache.get(k) from per-item goroutines,
 // CheerlessCloud/cexporter issue 2, gostor/gotgt pull 104).
 //
-// For these the writes are found through summaries: each same-package
+// Two more shapes. Two goroutines one function
+// starts (go statements, or WaitGroup.Go with a literal) that both write
+// the same map of the starter's, with no wait between their starts, are
+// reported at the second (dkorunic/pktstat issue 2: a counting goroutine
+// and an interval printer that writes bitrates back into the same map).
+// And when a method's goroutine writes a receiver map field with no
+// lock, the exported methods of the same type that read that field with
+// no lock (directly or one same-package call deeper) are reported at the
+// read (Start fills t.peers, Peers ranges it).
+//
+// For roots, loops and sibling goroutines the writes are found through
+// summaries: each same-package
 // function's map writes through its receiver, parameters and
 // package-level variables, along chains of fields (obj.a.f), mapped onto
 // the arguments at each call, to any depth. A write counts as locked when
@@ -150,5 +161,7 @@
 // packages, maps reached through a map element or a slice, reads (a
 // handler that only reads while another writes is not reported),
 // goroutines started by a root, roots other than the ones named above,
-// or maps sent on a channel; those need the race detector.
+// readers outside the starter other than the exported methods above, or
+// maps sent on a channel and written after the send; those need the race
+// detector.
 package unsyncmap
