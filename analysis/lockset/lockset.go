@@ -179,6 +179,12 @@ type checker struct {
 	// lockFuncs maps a local variable that only ever holds one function
 	// literal (accLock := func() { ... }) to it.
 	lockFuncs map[types.Object]*ast.FuncLit
+	// replaced holds the map fields some function other than a
+	// constructor assigns a whole new map (copy-on-write), and snapshots
+	// the aliases of them taken under a lock of their value: the reader's
+	// own copy of the pointer, not the live map.
+	replaced  map[*types.Var]bool
+	snapshots map[types.Object]bool
 }
 
 // callPos is one call of a function: the calling unit and the position.
@@ -207,11 +213,14 @@ func run(pass *analysis.Pass) (any, error) {
 		aliases:   map[types.Object]*ast.SelectorExpr{},
 		effects:   map[*types.Func]map[string]int{},
 		lockFuncs: map[types.Object]*ast.FuncLit{},
+		replaced:  map[*types.Var]bool{},
+		snapshots: map[types.Object]bool{},
 	}
 	c.findStructs()
 	if len(c.structs) == 0 {
 		return nil, nil
 	}
+	c.findReplaced()
 	c.findUnits()
 	c.findStarters()
 	// Walk every unit; repeat while helpers learn from their callers
@@ -663,8 +672,8 @@ func annotationPresent(doc *ast.CommentGroup, word string) bool {
 // builtin-map field f of a recorded struct.
 func (c *checker) mapField(e ast.Expr) (*ast.SelectorExpr, *types.Var, *structInfo) {
 	if id, ok := ast.Unparen(e).(*ast.Ident); ok {
-		if sel := c.aliases[c.info.Uses[id]]; sel != nil {
-			e = sel
+		if obj := c.info.Uses[id]; c.aliases[obj] != nil && !c.snapshots[obj] {
+			e = c.aliases[obj]
 		}
 	}
 	sel, ok := ast.Unparen(e).(*ast.SelectorExpr)
@@ -775,6 +784,72 @@ func (c *checker) walkUnit(u *unit) {
 	if end := w.block(u.body().List, st); !end.dead {
 		u.exit = meet(u.exit, end)
 	}
+}
+
+// findReplaced records the copy-on-write map fields: some function
+// other than a constructor assigns the field a whole map (c.limits =
+// newLimits), and every function that writes into it in place also
+// assigns it (filling the new map before anyone can read it). A reader
+// that copied such a field's pointer under the lock holds a map no
+// writer touches any more.
+func (c *checker) findReplaced() {
+	assigns := map[*types.Var]map[*ast.FuncDecl]bool{}
+	inPlace := map[*types.Var]map[*ast.FuncDecl]bool{}
+	note := func(m map[*types.Var]map[*ast.FuncDecl]bool, f *types.Var, fd *ast.FuncDecl) {
+		if m[f] == nil {
+			m[f] = map[*ast.FuncDecl]bool{}
+		}
+		m[f][fd] = true
+	}
+	for _, f := range c.pass.Files {
+		if c.isTest(f.Pos()) {
+			continue
+		}
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || fd.Body == nil || isCreationName(fd.Name.Name) {
+				continue
+			}
+			ast.Inspect(fd.Body, func(n ast.Node) bool {
+				switch n := n.(type) {
+				case *ast.AssignStmt:
+					for _, l := range n.Lhs {
+						if ix, ok := ast.Unparen(l).(*ast.IndexExpr); ok {
+							if _, f, _ := c.mapField(ix.X); f != nil {
+								note(inPlace, f, fd)
+							}
+						} else if _, f, _ := c.mapField(l); f != nil {
+							note(assigns, f, fd)
+						}
+					}
+				case *ast.IncDecStmt:
+					if ix, ok := ast.Unparen(n.X).(*ast.IndexExpr); ok {
+						if _, f, _ := c.mapField(ix.X); f != nil {
+							note(inPlace, f, fd)
+						}
+					}
+				case *ast.CallExpr:
+					if id, ok := ast.Unparen(n.Fun).(*ast.Ident); ok && (id.Name == "delete" || id.Name == "clear") && len(n.Args) > 0 {
+						if _, f, _ := c.mapField(n.Args[0]); f != nil {
+							note(inPlace, f, fd)
+						}
+					}
+				}
+				return true
+			})
+		}
+	}
+	for f, fds := range assigns {
+		cow := true
+		for fd := range inPlace[f] {
+			cow = cow && fds[fd]
+		}
+		c.replaced[f] = cow
+	}
+}
+
+func isCreationName(name string) bool {
+	return strings.HasPrefix(name, "New") || strings.HasPrefix(name, "new") || name == "init"
 }
 
 // findAliases records the local variables of body that hold a map field
@@ -1348,6 +1423,7 @@ func (w *walker) stmt(s ast.Stmt, st state) state {
 		for _, r := range s.Rhs {
 			st = w.expr(r, st)
 		}
+		w.snapshot(s, st)
 		for _, l := range s.Lhs {
 			st = w.lhs(l, s.Tok, st)
 		}
@@ -1439,6 +1515,36 @@ func (w *walker) stmt(s ast.Stmt, st state) state {
 		return w.clauses(s.Body, st)
 	}
 	return st
+}
+
+// snapshot marks the aliases an assignment defines from a copy-on-write
+// field while a mutex of the field's value is held.
+func (w *walker) snapshot(as *ast.AssignStmt, st state) {
+	if as.Tok != token.DEFINE || len(as.Lhs) != len(as.Rhs) {
+		return
+	}
+	for i, l := range as.Lhs {
+		id, ok := l.(*ast.Ident)
+		if !ok {
+			continue
+		}
+		obj := w.c.info.Defs[id]
+		sel := w.c.aliases[obj]
+		if sel == nil || sel != ast.Unparen(as.Rhs[i]) {
+			continue
+		}
+		f := w.c.info.Selections[sel].Obj().(*types.Var).Origin()
+		if !w.c.replaced[f] {
+			continue
+		}
+		root := w.c.rootObj(sel.X)
+		prefix := types.ExprString(sel.X) + "."
+		for k := range st.held {
+			if k.root == root && strings.HasPrefix(k.path, prefix) {
+				w.c.snapshots[obj] = true
+			}
+		}
+	}
 }
 
 // litAt records the locks held where a literal is deferred or handed

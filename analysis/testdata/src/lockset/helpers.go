@@ -51,13 +51,14 @@ func (r *Registry2) Mark(name string) {
 	r.seen[name] = true // want `write to r.seen under r.mu.RLock only`
 }
 
-// Names ranges over an alias of peers after unlocking.
+// Names ranges over an alias of seen after unlocking: seen is only ever
+// written in place, so the alias is the live map.
 func (r *Registry2) Names() []string {
 	r.lock()
-	m := r.peers
+	m := r.seen
 	r.unlock()
 	var out []string
-	for k := range m { // want `range over r.peers without r.mu held`
+	for k := range m { // want `range over r.seen without r.mu held`
 		out = append(out, k)
 	}
 	return out
@@ -75,6 +76,19 @@ func (r *Registry2) Count() int {
 		n++
 	}
 	return n + len(m)
+}
+
+// Snapshot copies peers' pointer under the lock, but Add and Remove
+// write into that same map in place.
+func (r *Registry2) Snapshot() int {
+	r.rlock()
+	m := r.peers
+	r.runlock()
+	n := 0
+	for _, v := range m { // want `range over r.peers without r.mu held`
+		n += v
+	}
+	return n
 }
 
 // Swap takes the map out under the lock and owns the old one.
@@ -183,4 +197,51 @@ func UpdateRouteMap(acc *routeAccount, key string, delta int32, isq bool) {
 	}
 	accUnlock()
 	_ = rm[key] // want `read of acc.rm without acc.mu held`
+}
+
+// Limits is copy-on-write: SetLimits builds a new map and stores it; no
+// one writes into a stored map, so a pointer copied under the lock is the
+// reader's (nats-server's Account.jsLimits, JetStreamUsage).
+type Limits struct {
+	mu     sync.RWMutex
+	byTier map[string]int
+}
+
+func (l *Limits) SetLimits(tiers []string, n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.byTier = map[string]int{}
+	for _, t := range tiers {
+		l.byTier[t] = n
+	}
+}
+
+func (l *Limits) Clear() {
+	l.mu.Lock()
+	l.byTier = nil
+	l.mu.Unlock()
+}
+
+func (l *Limits) Tier(t string) int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.byTier[t]
+}
+
+func (l *Limits) Has(t string) bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	_, ok := l.byTier[t]
+	return ok
+}
+
+func (l *Limits) Total() int {
+	l.mu.RLock()
+	m := l.byTier
+	l.mu.RUnlock()
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n + len(m)
 }
