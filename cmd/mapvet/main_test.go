@@ -27,8 +27,13 @@ func TestMain(m *testing.M) {
 }
 
 // build compiles mapvet into a temporary directory, once per test binary.
+// With MAPVET_BIN set it returns that binary instead, to run these tests
+// against another build (an older mapvet, to see a new test fail).
 func build(t *testing.T) string {
 	t.Helper()
+	if bin := os.Getenv("MAPVET_BIN"); bin != "" {
+		return bin
+	}
 	built.once.Do(func() {
 		built.dir, built.err = os.MkdirTemp("", "mapvet-test")
 		if built.err != nil {
