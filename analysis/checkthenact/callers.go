@@ -2,6 +2,7 @@ package checkthenact
 
 import (
 	"go/ast"
+	"go/token"
 	"go/types"
 
 	"golang.org/x/tools/go/analysis"
@@ -13,6 +14,11 @@ type site struct {
 	caller *types.Func // the enclosing function declaration; nil in a function literal
 	call   *ast.CallExpr
 	held   map[lockKey]hold // write locks held at the call, in the caller's terms
+	// fresh: the call's receiver is a value the caller allocated itself
+	// (x := &T{...}, new(T), T{...}) and the caller starts no goroutine,
+	// as a constructor does before it returns the value: nothing else
+	// can reach the value yet, so the call needs no lock.
+	fresh bool
 }
 
 // entryLocks returns, for each unexported function or method of the
@@ -24,6 +30,7 @@ func entryLocks(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDecl, epoch 
 	sites := map[*types.Func][]site{}
 	called := map[*ast.Ident]bool{}
 	collect := func(caller *types.Func, body *ast.BlockStmt) {
+		fresh := freshVars(pass.TypesInfo, body)
 		w := &walker{info: pass.TypesInfo, epoch: epoch}
 		w.visit = func(n ast.Node, _ []ast.Node, s *state) {
 			call, ok := n.(*ast.CallExpr)
@@ -50,7 +57,13 @@ func entryLocks(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDecl, epoch 
 					held[k] = h
 				}
 			}
-			sites[fn.Origin()] = append(sites[fn.Origin()], site{caller: caller, call: call, held: held})
+			st := site{caller: caller, call: call, held: held}
+			if sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr); ok {
+				if id, ok := ast.Unparen(sel.X).(*ast.Ident); ok && fresh[pass.TypesInfo.Uses[id]] {
+					st.fresh = true
+				}
+			}
+			sites[fn.Origin()] = append(sites[fn.Origin()], st)
 		}
 		w.body(body, &state{held: map[lockKey]hold{}})
 	}
@@ -87,6 +100,9 @@ func entryLocks(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDecl, epoch 
 		defer delete(busy, fn)
 		var common map[lockKey]bool
 		for _, st := range sites[fn] {
+			if st.fresh {
+				continue // the caller owns the value: no other goroutine can race it
+			}
 			here := map[lockKey]bool{}
 			for k := range st.held {
 				if t, ok := translate(pass.TypesInfo, k, st.call, fn); ok {
@@ -126,4 +142,58 @@ func entryLocks(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDecl, epoch 
 		}
 	}
 	return out
+}
+
+// freshVars returns the local variables body initialises with a value it
+// allocates (x := &T{...}, x := new(T), x := T{...}) when body starts no
+// goroutine, and nil otherwise. Function literals in body count as part
+// of it: a go statement in one also shares the values.
+func freshVars(info *types.Info, body *ast.BlockStmt) map[types.Object]bool {
+	if body == nil {
+		return nil
+	}
+	fresh := map[types.Object]bool{}
+	started := false
+	ast.Inspect(body, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.GoStmt:
+			started = true
+		case *ast.AssignStmt:
+			if n.Tok != token.DEFINE || len(n.Lhs) != len(n.Rhs) {
+				return true
+			}
+			for i, l := range n.Lhs {
+				id, ok := l.(*ast.Ident)
+				if ok && allocates(info, n.Rhs[i]) {
+					if obj := info.Defs[id]; obj != nil {
+						fresh[obj] = true
+					}
+				}
+			}
+		}
+		return true
+	})
+	if started {
+		return nil
+	}
+	return fresh
+}
+
+// allocates reports whether e is &T{...}, new(T) or T{...}.
+func allocates(info *types.Info, e ast.Expr) bool {
+	switch e := ast.Unparen(e).(type) {
+	case *ast.CompositeLit:
+		return true
+	case *ast.UnaryExpr:
+		_, ok := ast.Unparen(e.X).(*ast.CompositeLit)
+		return e.Op == token.AND && ok
+	case *ast.CallExpr:
+		id, ok := ast.Unparen(e.Fun).(*ast.Ident)
+		if !ok {
+			return false
+		}
+		b, ok := info.Uses[id].(*types.Builtin)
+		return ok && b.Name() == "new"
+	}
+	return false
 }

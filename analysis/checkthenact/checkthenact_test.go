@@ -29,3 +29,16 @@ func TestRealBugs(t *testing.T) {
 	}
 	analysistest.Run(t, testdata, checkthenact.Analyzer, "checkthenactgocache", "checkthenactreal")
 }
+
+// TestFreshReceiver pins nats-server's registerAccountNoLock: a helper
+// whose callers all hold the lock, except a constructor calling it on
+// the value it has just allocated, runs with the lock held (silent);
+// a constructor that has started a goroutine first, and a caller handed
+// the value, still count against it (reported).
+func TestFreshReceiver(t *testing.T) {
+	testdata, err := filepath.Abs("../testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	analysistest.Run(t, testdata, checkthenact.Analyzer, "checkthenactfresh")
+}

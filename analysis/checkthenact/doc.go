@@ -60,7 +60,10 @@
 // branch, or released and taken again, or a read lock (two readers can
 // both pass the check) does not. A function whose every caller in the
 // package holds the lock (an unexported helper "called with c.mu held",
-// never used as a value) counts as holding it.
+// never used as a value) counts as holding it. A constructor's call on
+// the value it has just allocated (s := &Server{...}; s.registerLocked(a))
+// needs no lock and does not count, unless the constructor starts a
+// goroutine: nothing else can reach the value yet.
 //
 // For the two if-statement shapes of sync.Map-like maps above the
 // analyzer offers the rewrite as a suggested fix; for self-locking types
