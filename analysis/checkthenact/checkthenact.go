@@ -106,6 +106,12 @@ func checkBody(pass *analysis.Pass, body *ast.BlockStmt, entry []lockKey, epoch 
 			if discarded(parent) {
 				return // a read whose result nobody looks at checks nothing
 			}
+			// A read of the key supersedes an earlier one on this path: the
+			// write acts on what the latest check saw (double-checked
+			// locking: a lock-free Load, then Lock and Load again).
+			s.pending = slices.DeleteFunc(s.pending, func(l load) bool {
+				return (l.op == nil) == (op == nil) && maptypes.SameExpr(pass.TypesInfo, l.recv, recv) && sameKey(pass, l.key, key)
+			})
 			s.pending = append(s.pending, load{call: call, recv: recv, key: key, method: method, op: op, held: s.writeHeld()})
 		case op != nil && op.Write, op == nil && (isStore(kind, method) || isDelete(kind, method)):
 			for _, l := range s.pending {

@@ -42,3 +42,15 @@ func TestFreshReceiver(t *testing.T) {
 	}
 	analysistest.Run(t, testdata, checkthenact.Analyzer, "checkthenactfresh")
 }
+
+// TestDoubleCheckedLocking pins bun's Tables.Get: a lock-free Load, then
+// Lock, Load again and Store under the lock, is silent (the Store acts on
+// the second check); a second check without the lock, or with a lock
+// released before the Store, or of another key, is still reported.
+func TestDoubleCheckedLocking(t *testing.T) {
+	testdata, err := filepath.Abs("../testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	analysistest.Run(t, testdata, checkthenact.Analyzer, "checkthenactdcl")
+}

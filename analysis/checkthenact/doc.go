@@ -63,7 +63,9 @@
 // never used as a value) counts as holding it. A constructor's call on
 // the value it has just allocated (s := &Server{...}; s.registerLocked(a))
 // needs no lock and does not count, unless the constructor starts a
-// goroutine: nothing else can reach the value yet.
+// goroutine: nothing else can reach the value yet. A second read of the
+// key supersedes the first: double-checked locking (a lock-free Load,
+// then Lock, Load again and Store before Unlock) is silent.
 //
 // For the two if-statement shapes of sync.Map-like maps above the
 // analyzer offers the rewrite as a suggested fix; for self-locking types
