@@ -186,8 +186,8 @@ func checkLoopWrites(pass *analysis.Pass, sum *summarizer, loop ast.Node, body *
 		if orderedAfter(pass, body, g, true) {
 			return false
 		}
-		maptypes.Reportf(pass, g.Pos(), "go statement in a loop: each goroutine writes %s (line %d) with no lock, so the goroutines of successive iterations write it at once: fatal error: concurrent map writes; lock the writes, wait for each goroutine, or use sync.Map or a mapguard map",
-			w.name(""), pass.Fset.Position(w.at).Line)
+		maptypes.Reportf(pass, g.Pos(), "go statement in a loop: each goroutine writes %s (%s) with no lock, so the goroutines of successive iterations write it at once: fatal error: concurrent map writes; lock the writes, wait for each goroutine, or use sync.Map or a mapguard map",
+			w.name(""), where(pass, g.Pos(), w.at))
 		return true
 	}
 	return false

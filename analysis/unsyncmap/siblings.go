@@ -90,8 +90,8 @@ func checkSiblings(pass *analysis.Pass, sum *summarizer, body *ast.BlockStmt, re
 			}
 			if w1, w2, ok := sameMap(starts[i].writes, starts[j].writes); ok && !reported[starts[j].at.Pos()] {
 				reported[starts[j].at.Pos()] = true
-				maptypes.Reportf(pass, starts[j].at.Pos(), "this goroutine writes %s (line %d) with no lock, and so does the goroutine started at line %d (line %d), with no wait between their starts: fatal error: concurrent map writes; lock both sides, or use sync.Map or a mapguard map",
-					w2.name(""), pass.Fset.Position(w2.at).Line, pass.Fset.Position(starts[i].at.Pos()).Line, pass.Fset.Position(w1.at).Line)
+				maptypes.Reportf(pass, starts[j].at.Pos(), "this goroutine writes %s (%s) with no lock, and so does the goroutine started at line %d (%s), with no wait between their starts: fatal error: concurrent map writes; lock both sides, or use sync.Map or a mapguard map",
+					w2.name(""), where(pass, starts[j].at.Pos(), w2.at), pass.Fset.Position(starts[i].at.Pos()).Line, where(pass, starts[j].at.Pos(), w1.at))
 			}
 		}
 	}

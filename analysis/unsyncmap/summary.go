@@ -1,9 +1,11 @@
 package unsyncmap
 
 import (
+	"fmt"
 	"go/ast"
 	"go/token"
 	"go/types"
+	"path/filepath"
 
 	"golang.org/x/tools/go/analysis"
 
@@ -129,10 +131,14 @@ func (s *summarizer) chain(e ast.Expr, params map[*types.Var]int, scope ast.Node
 }
 
 // body summarizes the writes of one function body in source order,
-// tracking whether a lock is held: Lock or RLock holds it, an Unlock
-// releases it unless deferred or on a path that returns right after.
+// tracking whether a lock is held: Lock or RLock on a mutex holds it, an
+// Unlock of the same mutex releases it unless deferred or on a path that
+// returns right after.
 func (s *summarizer) body(body *ast.BlockStmt, params map[*types.Var]int, scope ast.Node) []mapWrite {
 	var out []mapWrite
+	// holding counts the locks taken on each mutex (by its expression):
+	// unlocking o.mu does not release mset.mu.
+	holding := map[string]int{}
 	held := false
 	// Unlocks that end an early-return branch do not release the lock
 	// for the code after the branch.
@@ -182,10 +188,14 @@ func (s *summarizer) body(body *ast.BlockStmt, params map[*types.Var]int, scope 
 				write(ix.X, n.Pos())
 			}
 		case *ast.CallExpr:
-			if _, d, _ := maptypes.IsLockCall(s.pass.TypesInfo, n); d > 0 {
-				held = true
-			} else if d < 0 && !branchUnlock[n] {
-				held = false
+			if recv, d, _ := maptypes.IsLockCall(s.pass.TypesInfo, n); d > 0 {
+				holding[types.ExprString(recv)]++
+			} else if d < 0 && !branchUnlock[n] && holding[types.ExprString(recv)] > 0 {
+				holding[types.ExprString(recv)]--
+			}
+			held = false
+			for _, c := range holding {
+				held = held || c > 0
 			}
 			if id, ok := ast.Unparen(n.Fun).(*ast.Ident); ok && (id.Name == "delete" || id.Name == "clear") && len(n.Args) > 0 {
 				if _, builtin := s.pass.TypesInfo.Uses[id].(*types.Builtin); builtin {
@@ -264,4 +274,14 @@ func (w mapWrite) name(recv string) string {
 		s += "." + f.Name()
 	}
 	return s
+}
+
+// where names the position at for a message about code at from: "line
+// N" in the same file, "file.go:N" in another.
+func where(pass *analysis.Pass, from, at token.Pos) string {
+	f, a := pass.Fset.Position(from), pass.Fset.Position(at)
+	if f.Filename == a.Filename {
+		return fmt.Sprintf("line %d", a.Line)
+	}
+	return fmt.Sprintf("%s:%d", filepath.Base(a.Filename), a.Line)
 }

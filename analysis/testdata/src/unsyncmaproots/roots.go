@@ -271,3 +271,41 @@ func (h *hits) later(w http.ResponseWriter, r *http.Request) {
 func register(h *hits, mux *http.ServeMux) {
 	mux.HandleFunc("/later", h.later)
 }
+
+type stream struct {
+	mu        sync.Mutex
+	consumers map[string]*consumerState
+}
+
+type consumerState struct {
+	mu   sync.Mutex
+	name string
+}
+
+// Lock should be held.
+func (s *stream) setConsumer(o *consumerState) { s.consumers[o.name] = o }
+
+// Unlocking another mutex (o.mu) while s.mu is held leaves s.mu held
+// (nats-server's stream.addConsumer, reached from per-item goroutines in
+// a test).
+func (s *stream) addConsumer(name string) {
+	o := &consumerState{name: name}
+	s.mu.Lock()
+	o.mu.Lock()
+	o.name = name
+	o.mu.Unlock()
+	s.setConsumer(o)
+	s.mu.Unlock()
+}
+
+func addAll(s *stream, names []string) {
+	var wg sync.WaitGroup
+	for _, n := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.addConsumer(n)
+		}()
+	}
+	wg.Wait()
+}
