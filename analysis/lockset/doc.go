@@ -17,7 +17,8 @@
 // when every path there took it and has not released it; defer Unlock
 // keeps it held to the end; a method whose top-level statements leave
 // its receiver's mutex locked or unlocked, as func (c *Cache) lock() {
-// c.mu.Lock() }, counts as that Lock or Unlock at its call sites),
+// c.mu.Lock() }, or a local closure that does (accLock := func() {
+// acc.mu.Lock() }), counts as that Lock or Unlock at its call sites),
 // infers the mutex that most accesses of the field hold, and reports the
 // accesses that hold nothing, or only mutexes that no write of the field
 // holds.
@@ -88,9 +89,15 @@
 // A deferred function literal runs when its function returns: it holds
 // the locks held both where it was deferred and at every return (so
 // defer c.mu.Unlock() followed by defer func() { ... }() runs it
-// locked). A local variable defined from a map field (m := c.items) and
-// never assigned again is that field, unless the same function assigns
-// the field a new map (a swap: it owns the old one).
+// locked). A function literal handed to a call runs, now or later, with
+// at most the locks held at the call, unless the call also hands over a
+// value of the same type or a mutex, which the callee may lock around it
+// (c.Range(func...), withLock(&c.mu, func...)); one stored for later
+// runs with unknown locks. A local variable defined from a map field (m
+// := c.items) and never assigned again is that field, unless the same
+// function assigns the field a new map (a swap: it owns the old one), or
+// the field is copy-on-write (replaced whole, never written in place but
+// right after being replaced) and the copy was taken under the lock.
 //
 // Accesses that cannot race are left alone: through a value the function
 // created (a composite literal or new(T)) and has not yet published (sent,
@@ -105,9 +112,9 @@
 // before it starts its first goroutine (see below); in UnmarshalJSON and
 // the other decoding
 // methods; in test files; in functions annotated +checklocksignore.
-// Accesses inside a closure that runs later (a callback stored or passed
-// on) count as evidence when they hold the lock and are not reported
-// when they do not, since the caller's locks are unknown there.
+// Accesses inside a closure that runs later with unknown locks count as
+// evidence when they hold the lock and are not reported when they do
+// not.
 //
 // A start-up method is one that starts goroutines (a go statement, a
 // function value passed to another package such as time.AfterFunc, or a
