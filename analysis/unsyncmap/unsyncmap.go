@@ -112,9 +112,11 @@ func run(pass *analysis.Pass) (any, error) {
 		case *ast.FuncDecl:
 			if f.Body != nil {
 				checkSiblings(pass, sum, f.Body, siblings)
+				checkSends(pass, sum, f.Body)
 			}
 		case *ast.FuncLit:
 			checkSiblings(pass, sum, f.Body, siblings)
+			checkSends(pass, sum, f.Body)
 		}
 	})
 	return nil, nil
