@@ -145,7 +145,11 @@
 // And when a method's goroutine writes a receiver map field with no
 // lock, the exported methods of the same type that read that field with
 // no lock (directly or one same-package call deeper) are reported at the
-// read (Start fills t.peers, Peers ranges it).
+// read (Start fills t.peers, Peers ranges it). A map, or a pointer to a
+// struct holding one, sent on a channel and then written by the sender
+// (directly or through same-package calls, with no lock) is reported at
+// the write, unless the variable is reassigned, or the sender receives,
+// selects or calls Wait, first.
 //
 // For roots, loops and sibling goroutines the writes are found through
 // summaries: each same-package
@@ -162,6 +166,6 @@
 // handler that only reads while another writes is not reported),
 // goroutines started by a root, roots other than the ones named above,
 // readers outside the starter other than the exported methods above, or
-// maps sent on a channel and written after the send; those need the race
+// a sent map written in a later loop iteration; those need the race
 // detector.
 package unsyncmap
