@@ -36,6 +36,12 @@ type load struct {
 	method string          // the read's name
 	op     *lockedOp       // the read's fact, for a self-locking type; nil for a concurrent map
 	held   map[lockKey]int // write locks held at the read, by acquisition
+	// bound are the variables the read's value is bound to, vals those
+	// and the locals computed from them; used records whether one of vals
+	// was read on the way from the read to this point of the path.
+	bound []types.Object
+	vals  map[types.Object]bool
+	used  bool
 }
 
 func run(pass *analysis.Pass) (any, error) {
@@ -44,6 +50,7 @@ func run(pass *analysis.Pass) (any, error) {
 	decls := maptypes.FuncDecls(pass.Files, pass.TypesInfo)
 	entry := entryLocks(pass, decls, &epoch)
 	ins := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
+	f := &fills{pass: pass, memo: map[*types.Var]bool{}}
 	ins.Preorder([]ast.Node{(*ast.FuncDecl)(nil), (*ast.FuncLit)(nil)}, func(n ast.Node) {
 		var (
 			body *ast.BlockStmt
@@ -59,7 +66,7 @@ func run(pass *analysis.Pass) (any, error) {
 			body = f.Body
 		}
 		if body != nil {
-			checkBody(pass, body, held, &epoch)
+			checkBody(pass, f, body, held, &epoch)
 		}
 	})
 	return nil, nil
@@ -70,7 +77,7 @@ func run(pass *analysis.Pass) (any, error) {
 // follows a read of the same key on the same map, on some path, unless
 // one write lock is held from before the read to after the write without
 // being released in between. entry are the locks every caller holds.
-func checkBody(pass *analysis.Pass, body *ast.BlockStmt, entry []lockKey, epoch *int) {
+func checkBody(pass *analysis.Pass, f *fills, body *ast.BlockStmt, entry []lockKey, epoch *int) {
 	s := &state{held: map[lockKey]hold{}}
 	for _, k := range entry {
 		*epoch++
@@ -78,6 +85,16 @@ func checkBody(pass *analysis.Pass, body *ast.BlockStmt, entry []lockKey, epoch 
 	}
 	w := &walker{info: pass.TypesInfo, epoch: epoch}
 	w.visit = func(n ast.Node, stack []ast.Node, s *state) {
+		if id, ok := n.(*ast.Ident); ok {
+			if obj := pass.TypesInfo.Uses[id]; obj != nil {
+				for i := range s.pending {
+					if s.pending[i].vals[obj] {
+						s.pending[i].used = true
+					}
+				}
+			}
+			return
+		}
 		call, ok := n.(*ast.CallExpr)
 		if !ok {
 			return
@@ -112,7 +129,12 @@ func checkBody(pass *analysis.Pass, body *ast.BlockStmt, entry []lockKey, epoch 
 			s.pending = slices.DeleteFunc(s.pending, func(l load) bool {
 				return (l.op == nil) == (op == nil) && maptypes.SameExpr(pass.TypesInfo, l.recv, recv) && sameKey(pass, l.key, key)
 			})
-			s.pending = append(s.pending, load{call: call, recv: recv, key: key, method: method, op: op, held: s.writeHeld()})
+			l := load{call: call, recv: recv, key: key, method: method, op: op, held: s.writeHeld()}
+			if op == nil {
+				l.bound = loadValue(pass.TypesInfo, parent, call)
+				l.vals = derived(pass.TypesInfo, body, l.bound)
+			}
+			s.pending = append(s.pending, l)
 		case op != nil && op.Write, op == nil && (isStore(kind, method) || isDelete(kind, method)):
 			for _, l := range s.pending {
 				if (l.op == nil) != (op == nil) || !maptypes.SameExpr(pass.TypesInfo, l.recv, recv) || !sameKey(pass, l.key, key) {
@@ -122,6 +144,12 @@ func checkBody(pass *analysis.Pass, body *ast.BlockStmt, entry []lockKey, epoch 
 					continue
 				}
 				if heldAcross(l.held, s) {
+					continue
+				}
+				if op == nil && isDelete(kind, method) && !mentions(pass.TypesInfo, body, setOf(l.bound)) {
+					continue // a presence check, then an idempotent Delete: nothing is lost
+				}
+				if op == nil && isStore(kind, method) && isFill(pass, f, l, call, recv) {
 					continue
 				}
 				report(pass, l, call, method, kind)
@@ -255,10 +283,12 @@ func exprText(e ast.Expr) string {
 	return b.String()
 }
 
-// mechanicalFix rewrites the two shapes whose atomic form is one call:
+// mechanicalFix rewrites the shape whose atomic form is one call:
 //
 //	if _, ok := m.Load(k); !ok { m.Store(k, v) }  =>  m.LoadOrStore(k, v)
-//	if _, ok := m.Load(k); ok { m.Delete(k) }     =>  m.LoadAndDelete(k)
+//
+// (The presence check then Delete, whose form would be LoadAndDelete, is
+// not reported: see fill.go.)
 func mechanicalFix(pass *analysis.Pass, l load, write *ast.CallExpr, method string, kind maptypes.Kind) (analysis.SuggestedFix, bool) {
 	if kind == maptypes.Cmap {
 		return analysis.SuggestedFix{}, false
@@ -294,11 +324,6 @@ func mechanicalFix(pass *analysis.Pass, l load, write *ast.CallExpr, method stri
 			return analysis.SuggestedFix{}, false
 		}
 		newCall = fmt.Sprintf("%s.LoadOrStore(%s, %s)", exprText(l.recv), exprText(write.Args[0]), exprText(write.Args[1]))
-	case *ast.Ident: // ok
-		if cond.Name != okID.Name || method != "Delete" {
-			return analysis.SuggestedFix{}, false
-		}
-		newCall = fmt.Sprintf("%s.LoadAndDelete(%s)", exprText(l.recv), exprText(write.Args[0]))
 	default:
 		return analysis.SuggestedFix{}, false
 	}

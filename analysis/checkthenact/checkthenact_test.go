@@ -54,3 +54,18 @@ func TestDoubleCheckedLocking(t *testing.T) {
 	}
 	analysistest.Run(t, testdata, checkthenact.Analyzer, "checkthenactdcl")
 }
+
+// TestNothingLost pins the check-then-acts that lose nothing, found by
+// running the analyzer over nats-server: a presence check then a Delete
+// (updateAccountClaimsWithRefresh), and a cache fill of a bool computed
+// from the key on a miss (pubAllowedFullCheck); the loaded value looked
+// at before a Delete (getCachedRetainedMsg), a fresh pointer stored on a
+// miss (go-zero's incrementCount) and fills into maps with other
+// writers are still reported.
+func TestNothingLost(t *testing.T) {
+	testdata, err := filepath.Abs("../testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	analysistest.Run(t, testdata, checkthenact.Analyzer, "checkthenactfill")
+}

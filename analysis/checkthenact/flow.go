@@ -69,14 +69,16 @@ func (s *state) merge(branches ...*state) {
 			held[k] = h
 		}
 	}
-	seen := map[*ast.CallExpr]bool{}
+	seen := map[*ast.CallExpr]int{}
 	var pending []load
 	for _, b := range live {
 		for _, l := range b.pending {
-			if !seen[l.call] {
-				seen[l.call] = true
-				pending = append(pending, l)
+			if i, ok := seen[l.call]; ok {
+				pending[i].used = pending[i].used || l.used // looked at on some path
+				continue
 			}
+			seen[l.call] = len(pending)
+			pending = append(pending, l)
 		}
 	}
 	s.dead, s.held, s.pending = false, held, pending
