@@ -17,15 +17,48 @@
 //		sessions.Store(id, newSession()) // another goroutine may have stored one
 //	}
 //
-//	if _, ok := cache.Load(k); ok {
-//		cache.Delete(k)
+//	if v, ok := cache.Load(k); ok && v.(*entry).expired() {
+//		cache.Delete(k) // may delete a fresh entry stored in between
 //	}
 //
 // Right:
 //
 //	sessions.LoadOrStore(id, newSession())
-//	cache.LoadAndDelete(k)
+//	if v, ok := cache.Load(k); ok && v.(*entry).expired() {
+//		cache.CompareAndDelete(k, v)
+//	}
 //	counts.Compute(k, func(old int, _ bool) (int, mapguard.ComputeOp) { return old + 1, mapguard.UpdateOp })
+//
+// Two check-then-acts lose nothing and are not reported. A presence
+// check whose value is thrown away, then a Delete, leaves the map as a
+// LoadAndDelete at the Delete would (deleting is idempotent, and nothing
+// the Load returned is acted on):
+//
+//	if _, ok := pending.Load(name); ok {
+//		pending.Delete(name)
+//	}
+//
+// A cache fill: on the path where the loaded value was not looked at (a
+// miss), a Store of a bool, number or string not computed from the loaded
+// value, into an unexported field or package variable whose every write
+// in the package is such a fill, a Delete or a LoadOrStore. Racing
+// fillers store equal values, and no writer keeps state in an entry:
+//
+//	if v, ok := c.allowed.Load(subject); ok {
+//		return v.(bool)
+//	}
+//	ok := c.check(subject)
+//	c.allowed.Store(subject, ok)
+//
+// A fill is reported when the value is a pointer or struct (callers go on
+// changing the one they got: a racing filler's replaces it), when the map
+// has another writer (Swap, CompareAndSwap, Compute, or a Store of a value
+// computed from a Load) whose state a fill could overwrite, when the map
+// is a parameter, an exported field or handed out (its writers are not all
+// in sight), and when the check looks at the value. A presence check
+// whose branch must run once per key (it closes or counts something) is
+// not told apart from one that may run twice: use LoadAndDelete's result
+// there.
 //
 // The same holds for a map type of your own whose methods each lock the
 // value's mutex around a map field ("self-locking": every exported
@@ -67,8 +100,8 @@
 // key supersedes the first: double-checked locking (a lock-free Load,
 // then Lock, Load again and Store before Unlock) is silent.
 //
-// For the two if-statement shapes of sync.Map-like maps above the
-// analyzer offers the rewrite as a suggested fix; for self-locking types
+// For the if-statement shape of a sync.Map-like Load then Store above
+// the analyzer offers LoadOrStore as a suggested fix; for self-locking types
 // it offers none (the atomic method may not exist). It does not report
 // when the keys or maps differ, a read followed by a Delete of a
 // self-locking type (deleting is idempotent), a write method that reads
