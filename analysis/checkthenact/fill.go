@@ -165,7 +165,7 @@ func mapVar(info *types.Info, recv ast.Expr) *types.Var {
 	if v == nil || v.Exported() {
 		return nil
 	}
-	return v
+	return v.Origin() // one field for every instance of a generic type
 }
 
 // fills caches, per map variable, whether every use of it in the package
@@ -215,12 +215,12 @@ func (f *fills) scan(v *types.Var) bool {
 			var use ast.Expr
 			switch x := n.(type) {
 			case *ast.SelectorExpr:
-				if x.Sel == nil || info.ObjectOf(x.Sel) != v {
+				if fv, isVar := info.ObjectOf(x.Sel).(*types.Var); !isVar || fv.Origin() != v {
 					return true
 				}
 				use = x
 			case *ast.Ident:
-				if info.Uses[x] != v {
+				if iv, isVar := info.Uses[x].(*types.Var); !isVar || iv.Origin() != v {
 					return true
 				}
 				if len(stack) > 1 {

@@ -228,3 +228,40 @@ func markShared(id string) {
 		shared.Store(id, true) // want `Store of shared after a Load of the same key at line 227`
 	}
 }
+
+// A generic type's field: every instance shares the field's writers, and
+// an instance's Store of a value computed from what was loaded makes
+// the fill in another method unsafe.
+type memo[K comparable] struct{ seen sync.Map }
+
+func (m *memo[K]) mark(k K) {
+	if _, ok := m.seen.Load(k); !ok {
+		m.seen.Store(k, 1) // want `Store of m.seen after a Load of the same key at line 238`
+	}
+}
+
+func (m *memo[K]) bump(k K) {
+	v, _ := m.seen.Load(k)
+	n, _ := v.(int)
+	m.seen.Store(k, n+1) // want `Store of m.seen after a Load of the same key`
+}
+
+func useMemo() {
+	var a memo[string]
+	a.mark("x")
+	a.bump("x")
+}
+
+// A generic type whose field only ever gets fills.
+type flags[K comparable] struct{ on sync.Map }
+
+func (f *flags[K]) enabled(k K, def func(K) bool) bool {
+	if v, ok := f.on.Load(k); ok {
+		return v.(bool)
+	}
+	b := def(k)
+	f.on.Store(k, b)
+	return b
+}
+
+func (f *flags[K]) reset(k K) { f.on.Delete(k) }
