@@ -55,10 +55,12 @@
 // has another writer (Swap, CompareAndSwap, Compute, or a Store of a value
 // computed from a Load) whose state a fill could overwrite, when the map
 // is a parameter, an exported field or handed out (its writers are not all
-// in sight), and when the check looks at the value. A presence check
-// whose branch must run once per key (it closes or counts something) is
-// not told apart from one that may run twice: use LoadAndDelete's result
-// there.
+// in sight), and when the check looks at the value. A fill's value is
+// taken to be a function of its key: one that is not (a first-seen
+// time.Now()) can still be overwritten by a racing filler's, unreported.
+// A presence check whose branch must run once per key (it closes or
+// counts something) is not told apart from one that may run twice: use
+// LoadAndDelete's result there.
 //
 // The same holds for a map type of your own whose methods each lock the
 // value's mutex around a map field ("self-locking": every exported
