@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	cmap "github.com/orcaman/concurrent-map/v2"
 )
 
 // A presence check, then a Delete: the value the Load returned is never
@@ -129,7 +131,7 @@ func (rc *retainedCache) get(topic string) *retained {
 	}
 	r := v.(*retained)
 	if r.expires.Before(time.Now()) {
-		rc.byTopic.Delete(topic) // want `Delete of rc.byTopic after a Load of the same key at line 126`
+		rc.byTopic.Delete(topic) // want `Delete of rc.byTopic after a Load of the same key at line 128`
 		return nil
 	}
 	return r
@@ -144,7 +146,7 @@ func (r *replies) deliver(subject string, msg []byte) {
 	if !ok {
 		return
 	}
-	r.pending.Delete(subject) // want `Delete of r.pending after a Load of the same key at line 143`
+	r.pending.Delete(subject) // want `Delete of r.pending after a Load of the same key at line 145`
 	chi.(chan []byte) <- msg
 }
 
@@ -158,7 +160,7 @@ func (tc *tokenCounts) increment(secret string) {
 		atomic.AddUint64(v.(*uint64), 1)
 	} else {
 		var n uint64 = 1
-		tc.history.Store(secret, &n) // want `Store of tc.history after a Load of the same key at line 157`
+		tc.history.Store(secret, &n) // want `Store of tc.history after a Load of the same key at line 159`
 	}
 }
 
@@ -170,7 +172,7 @@ func (h *hits) add(path string) {
 	if v, ok := h.byPath.Load(path); ok {
 		n = v.(int)
 	}
-	h.byPath.Store(path, n+1) // want `Store of h.byPath after a Load of the same key at line 170`
+	h.byPath.Store(path, n+1) // want `Store of h.byPath after a Load of the same key at line 172`
 }
 
 // A constant initial value into a map another writer updates from what
@@ -183,7 +185,7 @@ type quotas struct {
 
 func (q *quotas) start(user string) {
 	if _, ok := q.used.Load(user); !ok {
-		q.used.Store(user, 0) // want `Store of q.used after a Load of the same key at line 185`
+		q.used.Store(user, 0) // want `Store of q.used after a Load of the same key at line 187`
 	}
 }
 
@@ -201,7 +203,7 @@ type leases struct{ owner sync.Map }
 
 func (l *leases) claim(id string) {
 	if _, ok := l.owner.Load(id); !ok {
-		l.owner.Store(id, "free") // want `Store of l.owner after a Load of the same key at line 203`
+		l.owner.Store(id, "free") // want `Store of l.owner after a Load of the same key at line 205`
 	}
 }
 
@@ -214,7 +216,7 @@ type Registry struct{ Seen sync.Map }
 
 func (r *Registry) Mark(id string) {
 	if _, ok := r.Seen.Load(id); !ok {
-		r.Seen.Store(id, true) // want `Store of r.Seen after a Load of the same key at line 216`
+		r.Seen.Store(id, true) // want `Store of r.Seen after a Load of the same key at line 218`
 	}
 }
 
@@ -225,7 +227,7 @@ func sharedMap() *sync.Map { return &shared }
 
 func markShared(id string) {
 	if _, ok := shared.Load(id); !ok {
-		shared.Store(id, true) // want `Store of shared after a Load of the same key at line 227`
+		shared.Store(id, true) // want `Store of shared after a Load of the same key at line 229`
 	}
 }
 
@@ -236,7 +238,7 @@ type memo[K comparable] struct{ seen sync.Map }
 
 func (m *memo[K]) mark(k K) {
 	if _, ok := m.seen.Load(k); !ok {
-		m.seen.Store(k, 1) // want `Store of m.seen after a Load of the same key at line 238`
+		m.seen.Store(k, 1) // want `Store of m.seen after a Load of the same key at line 240`
 	}
 }
 
@@ -265,3 +267,60 @@ func (f *flags[K]) enabled(k K, def func(K) bool) bool {
 }
 
 func (f *flags[K]) reset(k K) { f.on.Delete(k) }
+
+// More presence checks then Deletes, and fills, that lose nothing.
+
+var subjects sync.Map // string -> struct{}
+
+func dropAll(keys []string, logf func(string, ...any)) {
+	for _, k := range keys {
+		if _, loaded := subjects.Load(k); loaded {
+			subjects.Delete(k)
+			logf("dropped %s", k)
+		}
+	}
+}
+
+func removeCmap(m cmap.ConcurrentMap[string, int], k string) {
+	if _, ok := m.Get(k); ok {
+		m.Remove(k)
+	}
+}
+
+// kinds is filled with a constant for unknown names and with a name
+// computed from the key otherwise; it is cleared on reload.
+var kinds sync.Map // string -> string
+
+func kindOf(name string) string {
+	if v, ok := kinds.Load(name); ok {
+		return v.(string)
+	}
+	if !strings.Contains(name, ".") {
+		kinds.Store(name, "unknown")
+		return "unknown"
+	}
+	k := name[:strings.Index(name, ".")]
+	kinds.Store(name, k)
+	return k
+}
+
+func reloadKinds() { kinds.Clear() }
+
+type widths struct{ byKey sync.Map } // string -> int
+
+func (w *widths) of(k string) int {
+	switch v, ok := w.byKey.Load(k); {
+	case ok:
+		return v.(int)
+	}
+	n := len(strings.Fields(k))
+	w.byKey.Store(k, n)
+	return n
+}
+
+func (w *widths) known(k string) {
+	if _, ok := w.byKey.Load(k); ok {
+		return
+	}
+	w.byKey.Store(k, len(k))
+}
