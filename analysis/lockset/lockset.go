@@ -242,17 +242,22 @@ func run(pass *analysis.Pass) (any, error) {
 }
 
 // isMutex reports whether t (or *t) has Lock and Unlock methods.
+// It looks the two names up rather than building *t's method set: it
+// runs for every variable and field the walk meets, and a method set
+// sorts every method of the type (most of lockset's time on a large
+// package went there).
 func isMutex(t types.Type) bool {
 	if p, ok := t.Underlying().(*types.Pointer); ok {
 		t = p.Elem()
 	}
-	ms := types.NewMethodSet(types.NewPointer(t))
+	ptr := types.NewPointer(t)
 	has := func(name string) bool {
-		sel := ms.Lookup(nil, name)
-		if sel == nil {
+		obj, _, _ := types.LookupFieldOrMethod(ptr, true, nil, name)
+		fn, ok := obj.(*types.Func)
+		if !ok {
 			return false
 		}
-		sig := sel.Type().(*types.Signature)
+		sig := fn.Type().(*types.Signature)
 		return sig.Params().Len() == 0 && sig.Results().Len() == 0
 	}
 	return has("Lock") && has("Unlock")
