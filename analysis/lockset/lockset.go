@@ -2108,7 +2108,35 @@ func (c *checker) reportField(f *types.Var, si *structInfo, accs []*access, reac
 				counts[m]++
 			}
 		}
+		// Writes exclude each other only under a write lock: a mutex
+		// that every write holds in write mode is preferred to one held
+		// around more accesses but only read-locked by the writes (nsq's
+		// Channel read-locks exitMutex around every use of
+		// deferredMessages and locks deferredMutex around its writes).
+		exclusive := map[string]bool{}
+		first := true
+		for _, a := range accs {
+			if assumed(a) || !a.op.writes() {
+				continue
+			}
+			for m := range exclusive {
+				if a.held[m] != writeMode {
+					delete(exclusive, m)
+				}
+			}
+			if first {
+				for m, mode := range a.held {
+					if mode == writeMode {
+						exclusive[m] = true
+					}
+				}
+				first = false
+			}
+		}
 		for _, m := range si.mutexes {
+			if len(exclusive) > 0 && !exclusive[m.Name()] {
+				continue
+			}
 			if n := counts[m.Name()]; n > bestN {
 				best, bestN = m.Name(), n
 			}
