@@ -53,8 +53,9 @@ func run(pass *analysis.Pass) (any, error) {
 	f := &fills{pass: pass, memo: map[*types.Var]bool{}}
 	ins.Preorder([]ast.Node{(*ast.FuncDecl)(nil), (*ast.FuncLit)(nil)}, func(n ast.Node) {
 		var (
-			body *ast.BlockStmt
-			held []lockKey
+			body  *ast.BlockStmt
+			held  []lockKey
+			owner types.Object
 		)
 		switch f := n.(type) {
 		case *ast.FuncDecl:
@@ -62,11 +63,12 @@ func run(pass *analysis.Pass) (any, error) {
 			if fn, ok := pass.TypesInfo.Defs[f.Name].(*types.Func); ok {
 				held = entry[fn]
 			}
+			owner = loopConfined(pass.TypesInfo, f)
 		case *ast.FuncLit:
 			body = f.Body
 		}
 		if body != nil {
-			checkBody(pass, f, body, held, &epoch)
+			checkBody(pass, f, body, held, owner, &epoch)
 		}
 	})
 	return nil, nil
@@ -77,7 +79,9 @@ func run(pass *analysis.Pass) (any, error) {
 // follows a read of the same key on the same map, on some path, unless
 // one write lock is held from before the read to after the write without
 // being released in between. entry are the locks every caller holds.
-func checkBody(pass *analysis.Pass, f *fills, body *ast.BlockStmt, entry []lockKey, epoch *int) {
+// A read of a map reached through owner, the receiver of a method
+// documented as running on its receiver's own loop, is not a check.
+func checkBody(pass *analysis.Pass, f *fills, body *ast.BlockStmt, entry []lockKey, owner types.Object, epoch *int) {
 	s := &state{held: map[lockKey]hold{}}
 	for _, k := range entry {
 		*epoch++
@@ -122,6 +126,9 @@ func checkBody(pass *analysis.Pass, f *fills, body *ast.BlockStmt, entry []lockK
 		case op != nil && !op.Write, op == nil && isLoad(kind, method):
 			if discarded(parent) {
 				return // a read whose result nobody looks at checks nothing
+			}
+			if ownedBy(pass.TypesInfo, recv, owner) {
+				return // the receiver's own loop is the only writer here
 			}
 			// A read of the key supersedes an earlier one on this path: the
 			// write acts on what the latest check saw (double-checked
