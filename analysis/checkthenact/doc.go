@@ -102,6 +102,18 @@
 // key supersedes the first: double-checked locking (a lock-free Load,
 // then Lock, Load again and Store before Unlock) is silent.
 //
+// A method whose doc comment says it runs on a loop, naming no other
+// goroutine ("<Invoked from outbound connection's readLoop>", "called
+// only from the run loop"), is trusted to be its receiver's only writer
+// of the maps the receiver owns: those reached through its fields, not
+// through a pointer to a value with a mutex of its own (c.gw.outsim is
+// the connection's; c.srv.accounts belongs to a server every connection
+// shares, and stays reported). A sentence with "any", "various",
+// "both", "or" and the like ("invoked from any client connection's
+// readLoop", "can run from various goroutines") is not such a claim. The
+// analyzer takes the comment at its word, as it takes "called with c.mu
+// held".
+//
 // For the if-statement shape of a sync.Map-like Load then Store above
 // the analyzer offers LoadOrStore as a suggested fix; for self-locking types
 // it offers none (the atomic method may not exist). It does not report
