@@ -3,6 +3,7 @@ module github.com/mapguard/mapguard
 go 1.26.0
 
 require (
+	github.com/DataDog/sketches-go v1.4.8
 	github.com/HdrHistogram/hdrhistogram-go v1.4.0
 	github.com/anishathalye/porcupine v1.3.1
 	github.com/golangci/plugin-module-register v0.1.2

@@ -1,15 +1,3 @@
-// Package rollout gray-releases a change: it assigns units (users,
-// instances) to the arms of an experiment deterministically, records
-// exposures to a Sink (Kafka, a JSON-lines file, memory), and analyses
-// them per arm.
-//
-// Assignment follows the established feature-flag systems: a unit is
-// enrolled if murmur3_32(salt + ":" + unit) falls below the experiment's
-// total weight, and its arm is picked by a second murmur3 hash with a
-// different seed, over ranges laid out in the arms' fixed order. Because
-// enrolment and arm use independent hashes, raising the total traffic
-// (keeping the arms' proportions) only enrols more units and never moves
-// an enrolled unit to another arm; using one hash for both skews the arms.
 package rollout
 
 import (
@@ -48,7 +36,42 @@ type Experiment struct {
 	// Targeting restricts enrolment to units whose attributes match: for
 	// each attribute listed, the unit's value must be one of the values.
 	Targeting map[string][]string `yaml:"targeting,omitempty" json:"targeting,omitempty"`
+	// Metrics says how the analysis treats each metric: how a unit's
+	// values are reduced to the unit's one value, and which metrics are
+	// ratios of two others. A metric not listed is reduced by its mean.
+	Metrics []Metric `yaml:"metrics,omitempty" json:"metrics,omitempty"`
 }
+
+// Reduce is how a unit's values of a metric become the unit's one value,
+// the value the arms are compared over.
+type Reduce string
+
+// The reductions.
+const (
+	// ReduceMean takes the mean of the unit's values (latency per
+	// request). It is the default.
+	ReduceMean Reduce = "mean"
+	// ReduceSum takes their sum (requests, revenue per unit).
+	ReduceSum Reduce = "sum"
+)
+
+// Metric configures the analysis of one metric: either a recorded metric
+// with its reduction, or a ratio metric, sum over units of Numerator
+// divided by sum over units of Denominator (errors per request), which
+// is computed and never recorded itself.
+type Metric struct {
+	Name string `yaml:"name" json:"name"`
+	// Reduce is ReduceMean (the default, when empty) or ReduceSum; a
+	// ratio metric takes none.
+	Reduce Reduce `yaml:"reduce,omitempty" json:"reduce,omitempty"`
+	// Numerator and Denominator name the recorded metrics of a ratio
+	// metric; both or neither are set.
+	Numerator   string `yaml:"numerator,omitempty" json:"numerator,omitempty"`
+	Denominator string `yaml:"denominator,omitempty" json:"denominator,omitempty"`
+}
+
+// IsRatio reports whether m is a ratio metric.
+func (m Metric) IsRatio() bool { return m.Numerator != "" || m.Denominator != "" }
 
 // Validate reports the first invalid field as a *FieldError.
 func (e *Experiment) Validate() error {
@@ -87,6 +110,50 @@ func (e *Experiment) Validate() error {
 	for _, attr := range slices.Sorted(maps.Keys(e.Targeting)) {
 		if len(e.Targeting[attr]) == 0 {
 			return bad("targeting."+attr, "lists no values")
+		}
+	}
+	return e.validateMetrics()
+}
+
+// validateMetrics reports the first invalid metrics field as a
+// *FieldError.
+func (e *Experiment) validateMetrics() error {
+	bad := func(field string, format string, args ...any) error {
+		return &FieldError{Experiment: e.Key, Field: field, Msg: fmt.Sprintf(format, args...)}
+	}
+	if len(e.Metrics) > maxMetrics {
+		return bad("metrics", "%d metrics, over the limit of %d", len(e.Metrics), maxMetrics)
+	}
+	ratio := map[string]bool{}
+	seen := map[string]bool{}
+	for i, m := range e.Metrics {
+		f := fmt.Sprintf("metrics[%d]", i)
+		switch {
+		case m.Name == "":
+			return bad(f+".name", "must not be empty")
+		case seen[m.Name]:
+			return bad(f+".name", "duplicate metric name %q", m.Name)
+		case m.Reduce != "" && m.Reduce != ReduceMean && m.Reduce != ReduceSum:
+			return bad(f+".reduce", "%q is neither %q nor %q", m.Reduce, ReduceMean, ReduceSum)
+		case m.IsRatio() && m.Numerator == "":
+			return bad(f+".numerator", "a ratio metric needs a numerator as well as a denominator")
+		case m.IsRatio() && m.Denominator == "":
+			return bad(f+".denominator", "a ratio metric needs a denominator as well as a numerator")
+		case m.IsRatio() && m.Reduce != "":
+			return bad(f+".reduce", "a ratio metric is sum(numerator)/sum(denominator) over units and takes no reduce")
+		case m.IsRatio() && m.Numerator == m.Denominator:
+			return bad(f+".denominator", "is the numerator %q: the ratio is 1", m.Numerator)
+		}
+		seen[m.Name] = true
+		ratio[m.Name] = m.IsRatio()
+	}
+	for i, m := range e.Metrics {
+		f := fmt.Sprintf("metrics[%d]", i)
+		switch {
+		case ratio[m.Numerator]:
+			return bad(f+".numerator", "%q is a ratio metric; a ratio is of recorded metrics", m.Numerator)
+		case ratio[m.Denominator]:
+			return bad(f+".denominator", "%q is a ratio metric; a ratio is of recorded metrics", m.Denominator)
 		}
 	}
 	return nil
