@@ -22,11 +22,11 @@
 // Treating each exposure as independent overstates the evidence whenever
 // units differ from each other more than a unit's exposures do. With 400
 // units per arm, 50 exposures each, unit means spread with standard
-// deviation 5 around the arm's mean, exposures spread with standard
-// deviation 1 around their unit's mean, and arms 0.3 apart:
+// deviation 5.74 around the arm's mean, exposures spread with standard
+// deviation 1.8 around their unit's mean, and arms 0.3 apart:
 //
-//	per exposure: n = 20000 per arm, sd ≈ 5.1, se = 5.1·√(2/20000) ≈ 0.051, t ≈ 5.9, p ≈ 4e-9
-//	per unit:     n = 400 per arm,   sd ≈ 5.0, se = 5.0·√(2/400)   ≈ 0.35,  t ≈ 0.85, p ≈ 0.4
+//	per exposure: n = 20000 per arm, sd ≈ 6.0,  se = 6.0·√(2/20000) ≈ 0.060, t ≈ 5.0,  p ≈ 6e-7
+//	per unit:     n = 400 per arm,   sd ≈ 5.74, se = 5.74·√(2/400)  ≈ 0.41,  t ≈ 0.74, p ≈ 0.46
 //
 // The per-exposure test calls a difference the design cannot resolve
 // significant; the per-unit one does not (TestPerUnitAnalysis).
