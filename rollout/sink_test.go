@@ -233,3 +233,72 @@ func TestKafkaSinkBrokerRestart(t *testing.T) {
 		t.Fatalf("stats %+v; want 20 delivered", st)
 	}
 }
+
+// TestKafkaSinkKeysByUnit: every record of a unit lands in one
+// partition, so a consumer of a partition sees all of a unit's events
+// (what a per-partition aggregate relies on), and the units spread over
+// the partitions.
+func TestKafkaSinkKeysByUnit(t *testing.T) {
+	const partitions, units, perUnit = 6, 60, 8
+	c, err := kfake.NewCluster(kfake.SeedTopics(partitions, "exposures"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := rollout.NewKafkaSink(rollout.KafkaOptions{Brokers: c.ListenAddrs(), Topic: "exposures"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j := range perUnit {
+		for i := range units {
+			ev := event(i)
+			ev.Time = ev.Time.Add(time.Duration(j) * time.Second)
+			if err := s.Emit(context.Background(), ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics("exposures"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	in := map[string]map[int32]int{} // unit -> partition -> records
+	n := 0
+	for n < units*perUnit && ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			var e rollout.Event
+			if err := json.Unmarshal(r.Value, &e); err != nil {
+				t.Fatalf("record %q: %v", r.Value, err)
+			}
+			if string(r.Key) != e.Unit {
+				t.Fatalf("record of unit %s keyed %q", e.Unit, r.Key)
+			}
+			if in[e.Unit] == nil {
+				in[e.Unit] = map[int32]int{}
+			}
+			in[e.Unit][r.Partition]++
+			n++
+		})
+	}
+	if n != units*perUnit || len(in) != units {
+		t.Fatalf("consumed %d records of %d units; want %d of %d", n, len(in), units*perUnit, units)
+	}
+	used := map[int32]bool{}
+	for unit, ps := range in {
+		if len(ps) != 1 {
+			t.Errorf("unit %s's records are in partitions %v; want one", unit, ps)
+		}
+		for p := range ps {
+			used[p] = true
+		}
+	}
+	if len(used) < partitions/2 {
+		t.Errorf("%d units in only %d of %d partitions", units, len(used), partitions)
+	}
+}
