@@ -259,7 +259,7 @@ func (a *Aggregator) Add(ev Event) error {
 		if math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > maxValue {
 			return malformed("metric %q is %v", name, v)
 		}
-		idx, ok := a.index[name]
+		idx, ok := a.lookup(name)
 		if !ok {
 			switch {
 			case name == "":
@@ -313,6 +313,22 @@ var maxValue = func() float64 {
 	s, _ := ddsketch.LogUnboundedDenseDDSketch(SketchAccuracy)
 	return s.MaxIndexableValue()
 }()
+
+// lookup returns the index of metric name. A few names are compared in
+// turn, which is faster than hashing the name: an experiment records a
+// handful of metrics.
+func (a *Aggregator) lookup(name string) (uint16, bool) {
+	if len(a.metrics) <= 8 {
+		for i, m := range a.metrics {
+			if m == name {
+				return uint16(i), true
+			}
+		}
+		return 0, false
+	}
+	idx, ok := a.index[name]
+	return idx, ok
+}
 
 // register adds a metric name and returns its index; the caller has
 // checked the limit.
