@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/DataDog/sketches-go/ddsketch"
@@ -285,7 +286,8 @@ func (a *Aggregator) Add(ev Event) error {
 	u := a.units[ev.Unit]
 	if u == nil {
 		u = &unitState{arm: -1}
-		a.units[ev.Unit] = u
+		// A copy: the event's string may share memory with a large buffer.
+		a.units[strings.Clone(ev.Unit)] = u
 	}
 	if arm >= 0 {
 		a.exposures[arm]++

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -588,6 +589,35 @@ func TestConfigMetrics(t *testing.T) {
 		var fe *rollout.FieldError
 		if !errors.As(err, &fe) || fe.Field != field {
 			t.Errorf("%q: %v; want a *FieldError for %s", body, err, field)
+		}
+	}
+}
+
+// TestWriteTextLegend: the text report says what its numbers are: over
+// units, the kind of each metric, the sketch's accuracy, and the
+// outcomes and events not counted.
+func TestWriteTextLegend(t *testing.T) {
+	a := rollout.NewAggregator(mergeExperiment())
+	for _, ev := range stream(rand.New(rand.NewPCG(16, 8)), 200) {
+		a.Add(ev)
+	}
+	rep, err := a.Report("control")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := rep.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"n units", "error_rate", " ratio ", " sum ", " mean ",
+		"relative accuracy 1%",
+		fmt.Sprintf("outcomes not attributed: %d before their unit's first exposure, %d of units never exposed", rep.PreExposure, rep.Unattributed),
+		"2 malformed events rejected", "2 events of other experiments or unknown arms ignored",
+		"Welch's t-test over units", "delta",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
 	}
 }

@@ -19,6 +19,11 @@ import (
 //	      - {name: control, weight: 5}
 //	      - {name: mapguard, weight: 10}
 //	    targeting: {region: [eu-west-1]}
+//	    metrics:
+//	      - {name: latency_ms}                 # each unit's mean (the default)
+//	      - {name: requests, reduce: sum}      # each unit's sum
+//	      - {name: errors, reduce: sum}
+//	      - {name: error_rate, numerator: errors, denominator: requests}
 type Config struct {
 	Experiments []Experiment `yaml:"experiments" json:"experiments"`
 }

@@ -20,7 +20,7 @@ func TestScanEventsCountsMalformedLines(t *testing.T) {
 		`not json`, // 2
 		``,         // 3: blank
 		long,       // 4
-		`{"experiment":"map-impl","arm":"variant","unit":""}`,                   // 5: no unit, Add rejects it
+		`{"experiment":"map-impl","arm":"variant","unit":""}`,                    // 5: no unit, Add rejects it
 		`{"experiment":"map-impl","arm":"variant","unit":"b","metrics":{"m":3}}`, // 6, no newline after it
 	}, "\n")
 	a := rollout.NewAggregator(experiment(50, 50))

@@ -16,7 +16,10 @@ import (
 )
 
 // Event is one exposure: a unit saw an arm of an experiment, with
-// optional measurements taken while it did (latency, GC pause, ...).
+// optional measurements taken while it did (latency, GC pause, ...). An
+// event without an arm is an outcome: measurements of the unit that the
+// analysis attributes to the arm of the unit's first exposure, if the
+// outcome is not before it (see Aggregator).
 type Event struct {
 	Experiment string             `json:"experiment"`
 	Arm        string             `json:"arm"`
