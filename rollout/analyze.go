@@ -31,6 +31,11 @@ type MetricStats struct {
 	// itself, or when either side has fewer than two units (or, for a
 	// ratio, a zero denominator).
 	Versus *Comparison `json:"versus,omitempty"`
+	// Adjusted is the comparison with the control arm adjusted by the
+	// metric's covariate (CUPED), over the units with both the metric
+	// and the covariate; nil without a covariate or with fewer than two
+	// such units on either side.
+	Adjusted *Comparison `json:"adjusted,omitempty"`
 }
 
 // Comparison is an arm's metric against the control's, over units.
@@ -41,8 +46,9 @@ type Comparison struct {
 	// P is the two-sided p-value; Significant is P < 0.05.
 	P           float64
 	Significant bool
-	// Method is "welch" (Welch's t-test on unit values) or "delta" (a
-	// z-test with the delta-method variance of a ratio).
+	// Method is "welch" (Welch's t-test on unit values), "delta" (a
+	// z-test with the delta-method variance of a ratio) or "cuped"
+	// (Welch's t-test on covariate-adjusted unit values).
 	Method string `json:"method,omitempty"`
 }
 
@@ -271,6 +277,13 @@ func (r *Report) WriteText(w io.Writer) error {
 				p50, p99 = "-", "-"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%.4g\t%s\t%s\t%s\t%s\t\n", arm, u, x, o, m, s.Kind, s.N, s.Mean, p50, p99, vs, p)
+			if c := s.Adjusted; c != nil {
+				mark := ""
+				if c.Significant {
+					mark = " *"
+				}
+				fmt.Fprintf(tw, "\t\t\t\t%s\tcuped\t\t\t\t\t%+.4g [%+.4g, %+.4g]%s\t%.3g\t\n", m, c.Diff, c.Low, c.High, mark, c.P)
+			}
 		}
 	}
 	if err := tw.Flush(); err != nil {
@@ -300,6 +313,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintln(w, "units: each unit counts in the arm of its first exposure; n units, mean and the comparison are over units, each unit's values reduced to their mean or sum (kind)")
 	fmt.Fprintln(w, "ratio: sum of numerator over sum of denominator across units, compared by a z-test with the delta-method variance")
+	if slices.ContainsFunc(r.Arms, func(a ArmReport) bool {
+		return slices.ContainsFunc(slices.Collect(maps.Values(a.Metrics)), func(s *MetricStats) bool { return s.Adjusted != nil })
+	}) {
+		fmt.Fprintln(w, "cuped: the comparison over units with the metric's covariate, adjusted by it (CUPED, one coefficient pooled over arms)")
+	}
 	fmt.Fprintf(w, "p50, p99: of raw values, from a DDSketch with relative accuracy %g%%\n", r.SketchAccuracy*100)
 	_, err := fmt.Fprintln(w, "* significant at p < 0.05 (Welch's t-test over units; delta method for ratios)")
 	return err

@@ -51,6 +51,20 @@
 // Var(R) = (4.333 − 2·0.0167·100 + 0.0167²·2500)/(3·100²) = 5.65e-5 and
 // the standard error is 0.0075.
 //
+// A metric may name a covariate, a recorded metric the arm cannot have
+// changed (the unit's value before the experiment, sent with its
+// exposure):
+//
+//	metrics:
+//	  - {name: latency_ms, covariate: pre_latency_ms}
+//
+// The report then also compares the arms with CUPED's variance reduction
+// (MetricStats.Adjusted): over the units with both, each unit's value y
+// becomes y − θ·(x − x̄), with x its covariate, x̄ the mean over all
+// units and θ = cov(y, x)/var(x) pooled over the arms, and Welch's test
+// compares the adjusted values. The difference estimated is the same;
+// its variance shrinks by the factor 1 − ρ², ρ the correlation of y and x.
+//
 // # Outcomes
 //
 // An event with an arm is an exposure; one without is an outcome, whose

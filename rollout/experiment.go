@@ -68,6 +68,11 @@ type Metric struct {
 	// metric; both or neither are set.
 	Numerator   string `yaml:"numerator,omitempty" json:"numerator,omitempty"`
 	Denominator string `yaml:"denominator,omitempty" json:"denominator,omitempty"`
+	// Covariate names a recorded metric whose unit values the arm cannot
+	// have changed, such as the unit's value before the experiment sent
+	// with its exposure; the report then also compares the arms with
+	// CUPED's variance reduction (MetricStats.Adjusted). Not for a ratio.
+	Covariate string `yaml:"covariate,omitempty" json:"covariate,omitempty"`
 }
 
 // IsRatio reports whether m is a ratio metric.
@@ -143,6 +148,10 @@ func (e *Experiment) validateMetrics() error {
 			return bad(f+".reduce", "a ratio metric is sum(numerator)/sum(denominator) over units and takes no reduce")
 		case m.IsRatio() && m.Numerator == m.Denominator:
 			return bad(f+".denominator", "is the numerator %q: the ratio is 1", m.Numerator)
+		case m.IsRatio() && m.Covariate != "":
+			return bad(f+".covariate", "a ratio metric takes no covariate")
+		case m.Covariate != "" && m.Covariate == m.Name:
+			return bad(f+".covariate", "is the metric itself")
 		}
 		seen[m.Name] = true
 		ratio[m.Name] = m.IsRatio()
@@ -154,6 +163,8 @@ func (e *Experiment) validateMetrics() error {
 			return bad(f+".numerator", "%q is a ratio metric; a ratio is of recorded metrics", m.Numerator)
 		case ratio[m.Denominator]:
 			return bad(f+".denominator", "%q is a ratio metric; a ratio is of recorded metrics", m.Denominator)
+		case ratio[m.Covariate]:
+			return bad(f+".covariate", "%q is a ratio metric; a covariate is a recorded metric", m.Covariate)
 		}
 	}
 	return nil

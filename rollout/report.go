@@ -34,6 +34,30 @@ func (c *comoments) add(x, y float64) {
 	c.cxy += dx * (y - c.my)
 }
 
+// merge adds o's pairs to c (Chan et al.'s parallel update).
+func (c *comoments) merge(o comoments) {
+	n := c.n + o.n
+	if n == 0 {
+		return
+	}
+	dx, dy := o.mx-c.mx, o.my-c.my
+	w := c.n * o.n / n
+	c.m2x += o.m2x + dx*dx*w
+	c.m2y += o.m2y + dy*dy*w
+	c.cxy += o.cxy + dx*dy*w
+	c.mx += dx * o.n / n
+	c.my += dy * o.n / n
+	c.n = n
+}
+
+// cuped returns the moments of the unit values x adjusted by their
+// covariate y, x - theta·(y - yAll): the same mean shifted by the arm's
+// covariate imbalance, and the residual variance.
+func (c *comoments) cuped(theta, yAll float64) moments {
+	m2 := c.m2x - 2*theta*c.cxy + theta*theta*c.m2y
+	return moments{n: c.n, mean: c.mx - theta*(c.my-yAll), m2: max(m2, 0)} // rounding can take a perfect fit below 0
+}
+
 // ratio is sum(x)/sum(y), which is mean(x)/mean(y).
 func (c *comoments) ratio() float64 { return c.mx / c.my }
 
@@ -65,7 +89,11 @@ func (a *Aggregator) Report(control string) (*Report, error) {
 		attributed += a.outcomes[arm]
 	}
 	nArms, nMetrics := len(a.exp.Arms), len(a.metrics)
-	sum := make([]bool, nMetrics) // reduce by sum, else mean
+	sum := make([]bool, nMetrics)      // reduce by sum, else mean
+	covariate := make([]int, nMetrics) // metric index of the covariate, or -1
+	for i := range covariate {
+		covariate[i] = -1
+	}
 	type ratioSpec struct {
 		name     string
 		num, den int // metric indexes; -1 if never recorded
@@ -81,16 +109,27 @@ func (a *Aggregator) Report(control string) (*Report, error) {
 				r.den = int(i)
 			}
 			ratios = append(ratios, r)
-		} else if i, ok := a.index[m.Name]; ok && m.Reduce == ReduceSum {
-			sum[i] = true
+		} else if i, ok := a.index[m.Name]; ok {
+			sum[i] = m.Reduce == ReduceSum
+			if c, ok := a.index[m.Covariate]; ok && m.Covariate != "" {
+				covariate[i] = int(c)
+			}
 		}
 	}
 	mom := make([][]moments, nArms)
 	rmom := make([][]comoments, nArms)
+	cmom := make([][]comoments, nArms) // [arm][metric]: (value, covariate) pairs
 	units := make([]int, nArms)
 	for arm := range nArms {
 		mom[arm] = make([]moments, nMetrics)
 		rmom[arm] = make([]comoments, len(ratios))
+		cmom[arm] = make([]comoments, nMetrics)
+	}
+	value := func(m unitMetric) float64 {
+		if sum[m.idx] {
+			return m.sum
+		}
+		return m.sum / float64(m.n)
 	}
 	for _, u := range a.units {
 		held := 0
@@ -109,11 +148,14 @@ func (a *Aggregator) Report(control string) (*Report, error) {
 			rep.MixedUnits++
 		}
 		for _, m := range u.metrics {
-			v := m.sum
-			if !sum[m.idx] {
-				v /= float64(m.n)
+			mom[u.arm][m.idx].add(value(m))
+			if c := covariate[m.idx]; c >= 0 {
+				for _, cm := range u.metrics {
+					if int(cm.idx) == c {
+						cmom[u.arm][m.idx].add(value(m), value(cm))
+					}
+				}
 			}
-			mom[u.arm][m.idx].add(v)
 		}
 		for r, spec := range ratios {
 			var x, y float64
@@ -153,6 +195,9 @@ func (a *Aggregator) Report(control string) (*Report, error) {
 			if arm != ci && mom[ci][idx].n > 0 {
 				s.Versus = welch(m, mom[ci][idx])
 			}
+			if arm != ci && covariate[idx] >= 0 {
+				s.Adjusted = adjusted(cmom, arm, ci, idx)
+			}
 			ar.Metrics[name] = s
 		}
 		for r, spec := range ratios {
@@ -170,4 +215,26 @@ func (a *Aggregator) Report(control string) (*Report, error) {
 	}
 	rep.SRM = sampleRatio(a.exp, rep.Arms)
 	return rep, nil
+}
+
+// adjusted compares metric idx of arm with the control ci over the units
+// with its covariate, each unit's value adjusted by CUPED with one
+// coefficient theta = cov(value, covariate) / var(covariate) pooled over
+// all arms; nil if either side has fewer than two such units.
+func adjusted(cmom [][]comoments, arm, ci, idx int) *Comparison {
+	var all comoments
+	for a := range cmom {
+		all.merge(cmom[a][idx])
+	}
+	a, c := cmom[arm][idx], cmom[ci][idx]
+	if a.n < 2 || c.n < 2 {
+		return nil
+	}
+	theta := 0.0
+	if all.m2y > 0 {
+		theta = all.cxy / all.m2y
+	}
+	cmp := welch(a.cuped(theta, all.my), c.cuped(theta, all.my))
+	cmp.Method = "cuped"
+	return cmp
 }
