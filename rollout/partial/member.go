@@ -89,9 +89,9 @@ type Member struct {
 type state struct {
 	p Partial
 	// since counts the records added since the last publication; dirty
-	// says there is something to publish (a new partition is dirty
-	// with no records, so that its ownership shows); last is when it
-	// was last published or taken over.
+	// says there is something to publish (a partition just taken over
+	// is dirty with no records, so that its Writer shows its owner);
+	// last is when it was last published or taken over.
 	since     int
 	dirty     bool
 	last      time.Time
@@ -338,7 +338,7 @@ func (m *Member) adjust(ctx context.Context, offsets map[string]map[int32]kgo.Of
 				return nil, m.fail(fmt.Errorf("partial: %s partition %d: the partial in %s is of another definition of experiment %q (use a new partials topic for a changed experiment): %w",
 					m.o.Topic, p, m.o.Partials, m.o.Experiment.Key, err))
 			}
-			st.p, st.dirty = q, false
+			st.p = q
 		}
 		parts[p] = kgo.NewOffset().At(st.p.Next)
 		if st.p.Next == 0 {
