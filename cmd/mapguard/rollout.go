@@ -326,12 +326,13 @@ func writeReport(w io.Writer, agg *rollout.Aggregator, key, control, source, hin
 	return rep.WriteText(w)
 }
 
-// progressEvery is how often a long read says how far it got: often
-// enough to show it is alive, rarely enough not to flood a terminal. A
-// read shorter than this prints nothing.
-const progressEvery = 2 * time.Second
+// readProgressEvery is how often a long read says how far it got:
+// often enough to show it is alive, rarely enough not to flood a
+// terminal. A read shorter than this prints nothing. A variable for
+// tests.
+var readProgressEvery = 2 * time.Second
 
-// readProgress prints, every progressEvery while events are read, how many
+// readProgress prints, every readProgressEvery while events are read, how many
 // were read and how fast.
 type readProgress struct {
 	w          io.Writer
@@ -354,7 +355,7 @@ func (p *readProgress) tick() {
 	if p.n%4096 != 0 {
 		return
 	}
-	if now := time.Now(); now.Sub(p.last) >= progressEvery {
+	if now := time.Now(); now.Sub(p.last) >= readProgressEvery {
 		fmt.Fprintf(p.w, "%s: %d events read, %.0f events/s\n", p.what, p.n, float64(p.n-p.lastN)/now.Sub(p.last).Seconds())
 		p.last, p.lastN, p.everPrints = now, p.n, true
 	}

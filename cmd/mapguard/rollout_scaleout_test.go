@@ -252,3 +252,35 @@ func TestRolloutScaleOutUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRolloutAnalyzeProgress: a long read prints its progress, in
+// events/s, on stderr; a short one prints none. The read is made long
+// by making the progress interval zero, not by waiting.
+func TestRolloutAnalyzeProgress(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "experiments.yaml", mapImplConfig)
+	var lines strings.Builder
+	for i := range 10_000 {
+		lines.WriteString(`{"experiment":"map-impl","arm":"` + []string{"syncmap", "mapguard"}[i%2] + `","unit":"u` + strconv.Itoa(i%500) + `","metrics":{"ms":1}}` + "\n")
+	}
+	events := writeFile(t, dir, "events.jsonl", lines.String())
+	args := []string{"rollout", "analyze", "-config", cfg, "-experiment", "map-impl", "-file", events}
+	var errOut bytes.Buffer
+	if err := run(context.Background(), args, io.Discard, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(errOut.String(), "events/s") {
+		t.Errorf("a read of well under %v printed progress:\n%s", readProgressEvery, errOut.String())
+	}
+	defer func(d time.Duration) { readProgressEvery = d }(readProgressEvery)
+	readProgressEvery = 0
+	errOut.Reset()
+	if err := run(context.Background(), args, io.Discard, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{events + ": 4096 events read, ", events + ": 8192 events read, ", events + ": 10000 events read in "} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr does not say %q:\n%s", want, errOut.String())
+		}
+	}
+}
