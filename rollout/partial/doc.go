@@ -48,13 +48,19 @@
 //     take the most complete.
 //
 // Records the brokers deliver again (a retried fetch) are below Next and
-// skipped. What is not covered: events produced out of a unit's
-// partition (keyed by something else) still count once, but a unit split
-// over partitions is reported as the Aggregator reports a unit split over
-// merged aggregates. Kafka compaction keeps the last written partial per
-// key, not the largest: a zombie writing after the new owner rewinds that
-// partition's progress (never its consistency) until the new owner
-// publishes again.
+// skipped. Keying the events by unit is not needed for the report to be
+// right (Aggregators merge exactly however a unit's events are split), but
+// it keeps each unit's state in one partial instead of several. Kafka
+// compaction keeps the last written partial per key, not the most
+// complete: a zombie writing after the new owner rewinds that partition's
+// progress (never its consistency) until the new owner publishes again.
+//
+// A partials topic holds the partials of one definition of an
+// experiment: a member taking over a partition whose partial was
+// aggregated under another definition (changed arms or metrics) stops
+// with an error; use a new partials topic (or group) for a changed
+// experiment. Partitions added to the events topic are assigned like the
+// others and start from their beginning.
 //
 // A partial holds about 100 bytes per unit of its partition; the
 // partials topic is created with max.message.bytes 64 MiB (EnsureTopic),
