@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -361,4 +362,30 @@ func TestMemberJoinsMidway(t *testing.T) {
 		t.Errorf("c consumed nothing: %+v", ms[2].m.Stats())
 	}
 	checkExactlyOnce(t, snap, recs)
+}
+
+// TestMemberRefusesAnotherDefinition: a member whose experiment differs
+// from the one the partials were aggregated under (here, a salt changed)
+// stops with an error instead of merging incomparable aggregates.
+func TestMemberRefusesAnotherDefinition(t *testing.T) {
+	c, producer := cluster(t)
+	produce(t, producer, genRecords(2_000, 100, 3))
+	a := start(t, c, "a", false)
+	waitAssigned(t, a)
+	waitCovered(t, c)
+	a.stop(t)
+
+	changed := experiment
+	changed.Salt = "another-salt"
+	m, err := partial.NewMember(partial.Options{Brokers: c.ListenAddrs(), Topic: "events", Group: "analysis", Partials: "partials",
+		Experiment: changed, Interval: 100 * time.Millisecond, Opts: []kgo.Opt{kgo.HeartbeatInterval(100 * time.Millisecond)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	err = m.Run(ctx)
+	if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "another definition") {
+		t.Fatalf("Run with a changed salt = %v (context: %v); want an error saying the partials are of another definition", err, ctx.Err())
+	}
 }
