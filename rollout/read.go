@@ -62,6 +62,13 @@ type KafkaReadOptions struct {
 	Timeout time.Duration
 }
 
+// fetchMaxBytes bounds one fetch of events (franz-go's default is 50 MB):
+// a fetch is held decoded until its events are added, several times its
+// size; 4 MiB holds about 25,000 events, several polls' worth, and keeps
+// a reader's memory to its aggregate (rollout/partial measures the same
+// bound for its members).
+const fetchMaxBytes = 4 << 20
+
 // ReadEventsKafka consumes events from a topic until it is caught up (no
 // record for o.Idle) or ctx is done, calling each(e) for every event.
 // Records that are not events are counted and skipped. No broker
@@ -76,7 +83,8 @@ func ReadEventsKafka(ctx context.Context, o KafkaReadOptions, each func(Event)) 
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
 	}
-	opts := []kgo.Opt{kgo.SeedBrokers(o.Brokers...), kgo.ConsumeTopics(o.Topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}
+	opts := []kgo.Opt{kgo.SeedBrokers(o.Brokers...), kgo.ConsumeTopics(o.Topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxBytes(fetchMaxBytes)}
 	if o.Group != "" {
 		opts = append(opts, kgo.ConsumerGroup(o.Group))
 	}
