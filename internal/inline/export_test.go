@@ -1,0 +1,36 @@
+package inline
+
+import "unsafe"
+
+// NewColliding returns a map whose keys all hash alike: one chain, one tag.
+func NewColliding[K comparable, V any]() (*Map[K, V], error) {
+	return newMap[K, V](true)
+}
+
+// SetReadRetries sets how many optimistic reads Load and Range try before
+// they lock; 0 makes every read lock. Call it before sharing m.
+func SetReadRetries[K comparable, V any](m *Map[K, V], n int) { m.retries = n }
+
+// Layout returns the words per key, per value and per bucket of m's table.
+func Layout[K comparable, V any](m *Map[K, V]) (kw, vw, bw int) {
+	t := m.table.Load()
+	return t.kw, t.vw, t.bw
+}
+
+// Buckets returns the number of root buckets of m's table and of overflow
+// buckets allocated in it.
+func Buckets[K comparable, V any](m *Map[K, V]) (roots, overflow int) {
+	t := m.table.Load()
+	t.ovfMu.Lock()
+	defer t.ovfMu.Unlock()
+	return t.nbuckets(), int(t.novf)
+}
+
+// LockSize is the size of one lock stripe.
+var LockSize = unsafe.Sizeof(lock{})
+
+// HdrWords is the bucket header size in words.
+const HdrWords = hdrWords
+
+// SlotsPerBucket is the number of slots per bucket.
+const SlotsPerBucket = slotsPerBucket

@@ -1,0 +1,334 @@
+package inline_test
+
+import (
+	"errors"
+	"math/rand/v2"
+	"reflect"
+	"sort"
+	"sync"
+	"testing"
+	"unsafe"
+
+	"github.com/mapguard/mapguard/internal/inline"
+)
+
+func mustNew[K comparable, V any](t testing.TB, collide bool) *inline.Map[K, V] {
+	t.Helper()
+	var (
+		m   *inline.Map[K, V]
+		err error
+	)
+	if collide {
+		m, err = inline.NewColliding[K, V]()
+	} else {
+		m, err = inline.New[K, V]()
+	}
+	if err != nil {
+		t.Fatalf("New[%v, %v]: %v", reflect.TypeFor[K](), reflect.TypeFor[V](), err)
+	}
+	return m
+}
+
+func refuses[K comparable, V any](t *testing.T) {
+	t.Helper()
+	m, err := inline.New[K, V]()
+	if m != nil || !errors.Is(err, inline.ErrPointers) {
+		t.Errorf("New[%v, %v] = %v, %v; want nil, an ErrPointers", reflect.TypeFor[K](), reflect.TypeFor[V](), m, err)
+	}
+}
+
+func accepts[K comparable, V any](t *testing.T) {
+	t.Helper()
+	if _, err := inline.New[K, V](); err != nil {
+		t.Errorf("New[%v, %v]: %v; want a map", reflect.TypeFor[K](), reflect.TypeFor[V](), err)
+	}
+}
+
+type flat struct {
+	A int8
+	B float64
+	C [2]uint16
+	D bool
+	E complex64
+}
+
+type hidden struct {
+	A int
+	B struct{ C [1]*int }
+}
+
+func TestNewRefusesPointers(t *testing.T) {
+	refuses[string, int](t)
+	refuses[int, string](t)
+	refuses[*int, int](t)
+	refuses[int, []int](t)
+	refuses[int, map[int]int](t)
+	refuses[any, int](t)
+	refuses[int, chan int](t)
+	refuses[int, func()](t)
+	refuses[unsafe.Pointer, int](t)
+	refuses[[2]string, int](t)
+	refuses[int, hidden](t)
+	refuses[struct {
+		A int
+		S string
+	}, int](t)
+}
+
+func TestNewAcceptsPointerFree(t *testing.T) {
+	accepts[int, int](t)
+	accepts[uint8, bool](t)
+	accepts[uintptr, float32](t)
+	accepts[float64, complex128](t)
+	accepts[[4]uint64, [3]int32](t)
+	accepts[flat, flat](t)
+	accepts[struct{}, struct{}](t)
+	accepts[[0]string, int](t) // a zero-length array holds nothing
+}
+
+// TestLayout pins the word layout: sizes rounded up to 8 bytes, a bucket of
+// a header and 8 slots, and cache-line lock stripes.
+func TestLayout(t *testing.T) {
+	check := func(name string, kw, vw, bw, wantK, wantV int) {
+		t.Helper()
+		if kw != wantK || vw != wantV || bw != inline.HdrWords+inline.SlotsPerBucket*(wantK+wantV) {
+			t.Errorf("%s: got kw %d vw %d bw %d; want %d %d %d", name, kw, vw, bw, wantK, wantV, inline.HdrWords+inline.SlotsPerBucket*(wantK+wantV))
+		}
+	}
+	kw, vw, bw := inline.Layout(mustNew[int, int](t, false))
+	check("int->int", kw, vw, bw, 1, 1)
+	if bw*8 != 144 {
+		t.Errorf("int->int bucket is %d bytes; want 144 (18 bytes per slot)", bw*8)
+	}
+	kw, vw, bw = inline.Layout(mustNew[int32, [3]int32](t, false))
+	check("int32->[3]int32", kw, vw, bw, 1, 2)
+	kw, vw, bw = inline.Layout(mustNew[struct{}, flat](t, false))
+	check("struct{}->flat", kw, vw, bw, 0, int((unsafe.Sizeof(flat{})+7)/8))
+	if inline.LockSize != 64 {
+		t.Errorf("lock stripe is %d bytes; want 64", inline.LockSize)
+	}
+}
+
+// op is one operation of a differential sequence.
+type op struct {
+	kind  uint8 // 0 Load, 1 Store, 2 LoadOrStore, 3 Delete, 4 Len, 5 Range
+	key   int
+	value int
+}
+
+// bigValue is a multi-word value whose words all follow from one int.
+type bigValue struct {
+	A, B int64
+	C    [2]uint32
+}
+
+func big(v int) bigValue {
+	return bigValue{A: int64(v), B: int64(-v), C: [2]uint32{uint32(v), uint32(v >> 1)}}
+}
+
+// smallKey is a key narrower than a word, hashed by maphash.Comparable.
+type smallKey struct {
+	A int16
+	B uint8
+}
+
+func keyOf(k int) smallKey { return smallKey{A: int16(k), B: uint8(k >> 3)} }
+
+// runOps applies ops to m and to a mutex-guarded builtin map through
+// conversions kf and vf, and fails at the first difference.
+func runOps[K comparable, V comparable](t *testing.T, m *inline.Map[K, V], ops []op, kf func(int) K, vf func(int) V) {
+	t.Helper()
+	var (
+		mu  sync.Mutex
+		ref = map[K]V{}
+	)
+	for i, o := range ops {
+		k, v := kf(o.key), vf(o.value)
+		mu.Lock()
+		switch o.kind % 6 {
+		case 0:
+			got, ok := m.Load(k)
+			want, wok := ref[k]
+			if got != want || ok != wok {
+				t.Fatalf("op %d Load(%v): got %v, %v; want %v, %v", i, k, got, ok, want, wok)
+			}
+		case 1:
+			m.Store(k, v)
+			ref[k] = v
+		case 2:
+			got, loaded := m.LoadOrStore(k, v)
+			want, wloaded := ref[k]
+			if !wloaded {
+				want = v
+				ref[k] = v
+			}
+			if got != want || loaded != wloaded {
+				t.Fatalf("op %d LoadOrStore(%v, %v): got %v, %v; want %v, %v", i, k, v, got, loaded, want, wloaded)
+			}
+		case 3:
+			m.Delete(k)
+			delete(ref, k)
+		case 4:
+			if got, want := m.Len(), len(ref); got != want {
+				t.Fatalf("op %d Len: got %d; want %d", i, got, want)
+			}
+		case 5:
+			checkRange(t, m, ref)
+		}
+		mu.Unlock()
+	}
+	checkRange(t, m, ref)
+	if got, want := m.Len(), len(ref); got != want {
+		t.Fatalf("final Len: got %d; want %d", got, want)
+	}
+}
+
+// checkRange asserts that Range visits exactly ref's entries, each once.
+func checkRange[K comparable, V comparable](t *testing.T, m *inline.Map[K, V], ref map[K]V) {
+	t.Helper()
+	seen := map[K]V{}
+	m.Range(func(k K, v V) bool {
+		if _, dup := seen[k]; dup {
+			t.Fatalf("Range visited %v twice", k)
+		}
+		seen[k] = v
+		return true
+	})
+	if len(seen) != len(ref) {
+		t.Fatalf("Range visited %d keys; want %d", len(seen), len(ref))
+	}
+	for k, v := range ref {
+		if got, ok := seen[k]; !ok || got != v {
+			t.Fatalf("Range: key %v got %v, %v; want %v", k, got, ok, v)
+		}
+	}
+}
+
+// randomOps returns n operations over keys [0, keys), biased to stores so
+// that the map grows past several tables.
+func randomOps(r *rand.Rand, n, keys int) []op {
+	ops := make([]op, n)
+	for i := range ops {
+		kind := uint8(r.IntN(20))
+		switch {
+		case kind < 6:
+			kind = 0
+		case kind < 12:
+			kind = 1
+		case kind < 15:
+			kind = 2
+		case kind < 19:
+			kind = 3
+		case r.IntN(8) == 0:
+			kind = 5
+		default:
+			kind = 4
+		}
+		ops[i] = op{kind: kind, key: r.IntN(keys), value: r.Int()}
+	}
+	return ops
+}
+
+// TestDifferential runs random operation sequences on maps of several
+// shapes, with the real hash and with every key colliding, and with reads
+// that always lock, against a builtin map.
+func TestDifferential(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, collide := range []bool{false, true} {
+		for _, keys := range []int{8, 300, 5000} {
+			if collide && keys > 300 {
+				continue // every op walks one chain: quadratic
+			}
+			name := map[bool]string{false: "hash", true: "collide"}[collide]
+			ops := randomOps(r, 6*keys+200, keys)
+			t.Run(name+"/int->int", func(t *testing.T) {
+				runOps(t, mustNew[int, int](t, collide), ops, func(k int) int { return k }, func(v int) int { return v })
+			})
+			t.Run(name+"/smallKey->bigValue", func(t *testing.T) {
+				runOps(t, mustNew[smallKey, bigValue](t, collide), ops, keyOf, big)
+			})
+			t.Run(name+"/uint8->struct{}", func(t *testing.T) {
+				runOps(t, mustNew[uint8, struct{}](t, collide), ops, func(k int) uint8 { return uint8(k) }, func(int) struct{} { return struct{}{} })
+			})
+			t.Run(name+"/locked-reads", func(t *testing.T) {
+				m := mustNew[int, bigValue](t, collide)
+				inline.SetReadRetries(m, 0)
+				runOps(t, m, ops, func(k int) int { return k }, big)
+			})
+		}
+	}
+}
+
+// FuzzOps decodes operation sequences from bytes: 3 bytes an op (kind, key,
+// value). The seed corpus runs in plain go test.
+func FuzzOps(f *testing.F) {
+	f.Add([]byte{1, 1, 1, 0, 1, 0, 3, 1, 0, 0, 1, 0, 4, 0, 0})
+	seq := make([]byte, 0, 3*400)
+	for i := range 400 { // enough distinct keys to grow twice
+		seq = append(seq, 1, byte(i), byte(i*7))
+	}
+	f.Add(seq)
+	f.Add(append(append([]byte{}, seq...), 3, 5, 0, 5, 0, 0, 2, 5, 9, 0, 5, 0))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var ops []op
+		for i := 0; i+3 <= len(data); i += 3 {
+			ops = append(ops, op{kind: data[i], key: int(data[i+1]), value: int(data[i+2])})
+		}
+		runOps(t, mustNew[int, bigValue](t, false), ops, func(k int) int { return k }, big)
+		runOps(t, mustNew[smallKey, int](t, true), ops, keyOf, func(v int) int { return v })
+	})
+}
+
+// TestCollidingChain stores enough colliding keys for a chain of many
+// overflow buckets, deletes every other one and refills, checking every key.
+func TestCollidingChain(t *testing.T) {
+	const n = 1000
+	m := mustNew[int, [3]int](t, true)
+	for i := range n {
+		m.Store(i, [3]int{i, i, i})
+	}
+	roots, overflow := inline.Buckets(m)
+	if minOvf := n/inline.SlotsPerBucket - 1; overflow < minOvf {
+		t.Fatalf("%d colliding keys in %d overflow buckets (%d roots); want at least %d", n, overflow, roots, minOvf)
+	}
+	for i := 0; i < n; i += 2 {
+		m.Delete(i)
+	}
+	for i := range n {
+		v, ok := m.Load(i)
+		if want := i%2 == 1; ok != want || (ok && v != [3]int{i, i, i}) {
+			t.Fatalf("Load(%d) = %v, %v; want present %v", i, v, ok, want)
+		}
+	}
+	_, ovfBefore := inline.Buckets(m)
+	for i := 0; i < n; i += 2 {
+		if _, loaded := m.LoadOrStore(i, [3]int{-i}); loaded {
+			t.Fatalf("LoadOrStore(%d) found a deleted key", i)
+		}
+	}
+	if _, ovf := inline.Buckets(m); ovf != ovfBefore {
+		t.Errorf("refilling deleted slots allocated %d overflow buckets; want 0", ovf-ovfBefore)
+	}
+	var keys []int
+	m.Range(func(k int, _ [3]int) bool { keys = append(keys, k); return true })
+	sort.Ints(keys)
+	if len(keys) != n || keys[0] != 0 || keys[n-1] != n-1 {
+		t.Fatalf("Range saw %d keys; want %d distinct", len(keys), n)
+	}
+	if m.Len() != n {
+		t.Fatalf("Len = %d; want %d", m.Len(), n)
+	}
+}
+
+// TestRangeStops asserts Range stops when f returns false.
+func TestRangeStops(t *testing.T) {
+	m := mustNew[int, int](t, false)
+	for i := range 100 {
+		m.Store(i, i)
+	}
+	calls := 0
+	m.Range(func(int, int) bool { calls++; return calls < 3 })
+	if calls != 3 {
+		t.Fatalf("Range called f %d times after it returned false on the 3rd; want 3", calls)
+	}
+}

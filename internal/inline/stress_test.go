@@ -1,0 +1,256 @@
+package inline_test
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mapguard/mapguard/internal/inline"
+)
+
+func writers() int { return max(4, runtime.GOMAXPROCS(0)) }
+
+// TestConcurrentDisjoint has writers on disjoint key ranges store, delete
+// and overwrite while readers load, through several grows; the final state
+// is known exactly.
+func TestConcurrentDisjoint(t *testing.T) {
+	for _, collide := range []bool{false, true} {
+		name := map[bool]string{false: "hash", true: "collide"}[collide]
+		t.Run(name, func(t *testing.T) {
+			per := 3000
+			if collide {
+				per = 150
+			}
+			m := mustNew[int, bigValue](t, collide)
+			var stop atomic.Bool
+			var rg sync.WaitGroup
+			for range 2 {
+				rg.Go(func() {
+					for i := 0; !stop.Load(); i++ {
+						k := i % (writers() * per)
+						if v, ok := m.Load(k); ok && v.B != -v.A {
+							t.Errorf("Load(%d) = %+v: torn", k, v)
+							return
+						}
+					}
+				})
+			}
+			var wg sync.WaitGroup
+			for w := range writers() {
+				wg.Go(func() {
+					base := w * per
+					for i := range per {
+						m.Store(base+i, big(i))
+					}
+					for i := 0; i < per; i += 3 {
+						m.Delete(base + i)
+					}
+					for i := 1; i < per; i += 3 {
+						m.Store(base+i, big(-i))
+					}
+					for i := 0; i < per; i += 6 {
+						m.LoadOrStore(base+i, big(i+1))
+					}
+				})
+			}
+			wg.Wait()
+			stop.Store(true)
+			rg.Wait()
+			want := 0
+			for w := range writers() {
+				for i := range per {
+					k := w*per + i
+					v, ok := m.Load(k)
+					var wv bigValue
+					wok := true
+					switch {
+					case i%6 == 0:
+						wv = big(i + 1)
+					case i%3 == 0:
+						wok = false
+					case i%3 == 1:
+						wv = big(-i)
+					default:
+						wv = big(i)
+					}
+					if v != wv || ok != wok {
+						t.Fatalf("Load(%d) = %+v, %v; want %+v, %v", k, v, ok, wv, wok)
+					}
+					if wok {
+						want++
+					}
+				}
+			}
+			if m.Len() != want {
+				t.Fatalf("Len = %d; want %d", m.Len(), want)
+			}
+			n := 0
+			m.Range(func(int, bigValue) bool { n++; return true })
+			if n != want {
+				t.Fatalf("Range visited %d; want %d", n, want)
+			}
+		})
+	}
+}
+
+// triple is a three-word value whose words a writer keeps equal.
+type triple struct{ A, B, C int64 }
+
+// TestTornRead has writers flip multi-word values between two patterns
+// (all words 0 or all 1; a==b==c) on a few keys of one chain, while
+// readers Load and Range and assert they never see a mix. Without the
+// sequence check a reader sees a mix within milliseconds.
+func TestTornRead(t *testing.T) {
+	for _, locked := range []bool{false, true} {
+		name := map[bool]string{false: "optimistic", true: "retries=0"}[locked]
+		t.Run(name, func(t *testing.T) {
+			words := mustNew[int, [4]uint64](t, true)
+			structs := mustNew[int, triple](t, false)
+			if locked {
+				inline.SetReadRetries(words, 0)
+				inline.SetReadRetries(structs, 0)
+			}
+			const keys = 12 // colliding: one root bucket and one overflow
+			ones := [4]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
+			for k := range keys {
+				words.Store(k, [4]uint64{})
+				structs.Store(k, triple{})
+			}
+			var stop atomic.Bool
+			var wg sync.WaitGroup
+			for w := range 2 {
+				wg.Go(func() {
+					for i := 0; !stop.Load(); i++ {
+						k := (i + w) % keys
+						if i&1 == 0 {
+							words.Store(k, ones)
+						} else {
+							words.Store(k, [4]uint64{})
+						}
+						x := int64(i)
+						structs.Store(k, triple{x, x, x})
+					}
+				})
+			}
+			var seen atomic.Int64
+			check4 := func(v [4]uint64) bool { return v == [4]uint64{} || v == ones }
+			check3 := func(v triple) bool { return v.A == v.B && v.B == v.C }
+			for range 2 {
+				wg.Go(func() {
+					for i := 0; !stop.Load(); i++ {
+						k := i % keys
+						if v, ok := words.Load(k); !ok || !check4(v) {
+							t.Errorf("Load(%d) = %x, %v: torn or missing", k, v, ok)
+							stop.Store(true)
+						}
+						if v, ok := structs.Load(k); !ok || !check3(v) {
+							t.Errorf("Load(%d) = %+v, %v: torn or missing", k, v, ok)
+							stop.Store(true)
+						}
+						if i%64 == 0 {
+							words.Range(func(k int, v [4]uint64) bool {
+								if !check4(v) {
+									t.Errorf("Range: %d = %x: torn", k, v)
+									stop.Store(true)
+								}
+								return true
+							})
+						}
+						seen.Add(1)
+					}
+				})
+			}
+			time.Sleep(400 * time.Millisecond)
+			stop.Store(true)
+			wg.Wait()
+			if seen.Load() == 0 {
+				t.Fatal("no reads ran")
+			}
+		})
+	}
+}
+
+// TestRangeDuringGrowth ranges while writers grow the table from 8 buckets
+// to thousands and churn other keys: every Range visits each key at most
+// once and every key present throughout.
+func TestRangeDuringGrowth(t *testing.T) {
+	for _, collide := range []bool{false, true} {
+		name := map[bool]string{false: "hash", true: "collide"}[collide]
+		t.Run(name, func(t *testing.T) {
+			stable, grow := 200, 20000
+			if collide {
+				stable, grow = 40, 400
+			}
+			m := mustNew[int, int](t, collide)
+			for k := range stable {
+				m.Store(-1-k, k) // stable keys are negative
+			}
+			var done atomic.Bool
+			var wg sync.WaitGroup
+			for w := range 2 {
+				wg.Go(func() {
+					for i := w; i < grow; i += 2 {
+						m.Store(i, i)
+						if i%5 == 0 && i >= 3 { // never a stable key
+							m.Delete(i - 3)
+						}
+					}
+				})
+			}
+			ranges := 0
+			for !done.Load() || ranges < 3 {
+				seen := make(map[int]bool, stable+grow)
+				m.Range(func(k, v int) bool {
+					if seen[k] {
+						t.Fatalf("Range visited %d twice", k)
+					}
+					seen[k] = true
+					return true
+				})
+				for k := range stable {
+					if !seen[-1-k] {
+						t.Fatalf("Range missed stable key %d", -1-k)
+					}
+				}
+				ranges++
+				if !done.Load() {
+					go func() { wg.Wait(); done.Store(true) }()
+				}
+			}
+			wg.Wait()
+			if roots, _ := inline.Buckets(m); roots <= 8 {
+				t.Fatalf("table has %d buckets; the test meant to grow it", roots)
+			}
+			t.Logf("%d ranges", ranges)
+		})
+	}
+}
+
+// TestHotBucketReadersProgress has writers hammer one key while readers
+// Load it: readers that keep losing fall back to the lock and finish.
+func TestHotBucketReadersProgress(t *testing.T) {
+	m := mustNew[int, triple](t, false)
+	m.Store(1, triple{})
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for i := int64(0); !stop.Load(); i++ {
+				m.Store(1, triple{i, i, i})
+			}
+		})
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for i := 0; i < 20000; i++ {
+		if v, ok := m.Load(1); !ok || v.A != v.C {
+			t.Fatalf("Load(1) = %+v, %v", v, ok)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d Loads in 5 s under a hot writer", i)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+}
