@@ -174,7 +174,8 @@ func TestTornRead(t *testing.T) {
 
 // TestRangeDuringGrowth ranges while writers grow the table from 8 buckets
 // to thousands and churn other keys: every Range visits each key at most
-// once and every key present throughout.
+// once and every key present throughout, and Load finds every such key with
+// its value.
 func TestRangeDuringGrowth(t *testing.T) {
 	for _, collide := range []bool{false, true} {
 		name := map[bool]string{false: "hash", true: "collide"}[collide]
@@ -212,6 +213,9 @@ func TestRangeDuringGrowth(t *testing.T) {
 				for k := range stable {
 					if !seen[-1-k] {
 						t.Fatalf("Range missed stable key %d", -1-k)
+					}
+					if v, ok := m.Load(-1 - k); !ok || v != k {
+						t.Fatalf("Load(%d) during growth = %d, %v; want %d, true", -1-k, v, ok, k)
 					}
 				}
 				ranges++
