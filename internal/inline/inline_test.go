@@ -2,6 +2,7 @@ package inline_test
 
 import (
 	"errors"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"sort"
@@ -330,5 +331,44 @@ func TestRangeStops(t *testing.T) {
 	m.Range(func(int, int) bool { calls++; return calls < 3 })
 	if calls != 3 {
 		t.Fatalf("Range called f %d times after it returned false on the 3rd; want 3", calls)
+	}
+}
+
+// TestFloatKeysAsBuiltin checks float keys against a builtin map: +0 and -0
+// are one key (compared with ==, not word by word), and every NaN is a new
+// key that no lookup finds.
+func TestFloatKeysAsBuiltin(t *testing.T) {
+	m := mustNew[float64, int](t, false)
+	ref := map[float64]int{}
+	negZero := math.Copysign(0, -1)
+	nan := math.NaN()
+	for i, k := range []float64{0, negZero, nan, nan, 1.5, negZero} {
+		m.Store(k, i)
+		ref[k] = i
+	}
+	if m.Len() != len(ref) {
+		t.Fatalf("Len = %d; want %d (builtin map)", m.Len(), len(ref))
+	}
+	for _, k := range []float64{0, negZero, nan, 1.5} {
+		got, ok := m.Load(k)
+		want, wok := ref[k]
+		if got != want || ok != wok {
+			t.Errorf("Load(%v) = %d, %v; want %d, %v", k, got, ok, want, wok)
+		}
+	}
+	nans, refNaNs := 0, 0
+	m.Range(func(k float64, _ int) bool {
+		if k != k {
+			nans++
+		}
+		return true
+	})
+	for k := range ref {
+		if k != k {
+			refNaNs++
+		}
+	}
+	if nans != refNaNs {
+		t.Errorf("Range saw %d NaN keys; want %d", nans, refNaNs)
 	}
 }

@@ -258,3 +258,43 @@ func TestHotBucketReadersProgress(t *testing.T) {
 	stop.Store(true)
 	wg.Wait()
 }
+
+// TestLoadOrStoreOneWinner has goroutines race LoadOrStore on the same keys
+// with their own values: for each key exactly one stores, and every caller
+// gets the winner's value.
+func TestLoadOrStoreOneWinner(t *testing.T) {
+	const keys = 2000
+	m := mustNew[int, bigValue](t, false)
+	g := writers()
+	got := make([][]bigValue, g)
+	stored := make([][]bool, g)
+	var wg sync.WaitGroup
+	for w := range g {
+		got[w], stored[w] = make([]bigValue, keys), make([]bool, keys)
+		wg.Go(func() {
+			for k := range keys {
+				v, loaded := m.LoadOrStore(k, big(w*keys+k))
+				got[w][k], stored[w][k] = v, !loaded
+			}
+		})
+	}
+	wg.Wait()
+	for k := range keys {
+		final, _ := m.Load(k)
+		winners := 0
+		for w := range g {
+			if stored[w][k] {
+				winners++
+				if final != big(w*keys+k) {
+					t.Fatalf("key %d: goroutine %d stored but the map holds %+v", k, w, final)
+				}
+			}
+			if got[w][k] != final {
+				t.Fatalf("key %d: goroutine %d got %+v; the map holds %+v", k, w, got[w][k], final)
+			}
+		}
+		if winners != 1 {
+			t.Fatalf("key %d: %d goroutines stored; want 1", k, winners)
+		}
+	}
+}
