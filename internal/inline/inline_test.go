@@ -4,8 +4,10 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"os/exec"
 	"reflect"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"unsafe"
@@ -370,5 +372,18 @@ func TestFloatKeysAsBuiltin(t *testing.T) {
 	}
 	if nans != refNaNs {
 		t.Errorf("Range saw %d NaN keys; want %d", nans, refNaNs)
+	}
+}
+
+// TestStdlibOnly enforces that the package imports only the standard
+// library, as the root package that will absorb it must.
+func TestStdlibOnly(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) != 1 || deps[0] != "github.com/mapguard/mapguard/internal/inline" {
+		t.Fatalf("inline depends on non-standard packages: %v", deps)
 	}
 }
