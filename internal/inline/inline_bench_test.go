@@ -93,11 +93,12 @@ func memory(b *testing.B, n int, newMap func(testing.TB) intMap) {
 	b.ReportMetric(gcCPUMS, "gc-cpu-ms")
 }
 
-// BenchmarkOps times Load and Store (overwrites) of random keys of a map
-// prefilled with size int keys, from GOMAXPROCS goroutines.
+// BenchmarkOps times Load, Store (overwrites) and a mix of 90% Load and
+// 10% Store of random keys of a map prefilled with size int keys, from
+// GOMAXPROCS goroutines.
 func BenchmarkOps(b *testing.B) {
 	const size = 65536
-	for _, opName := range []string{"Load", "Store"} {
+	for _, opName := range []string{"Load", "Store", "reads=90%"} {
 		for _, impl := range impls {
 			b.Run(fmt.Sprintf("op=%s/size=%d/impl=%s", opName, size, impl.name), func(b *testing.B) {
 				m := impl.make(b)
@@ -113,7 +114,8 @@ func BenchmarkOps(b *testing.B) {
 						x ^= x >> 7
 						x ^= x << 17
 						k := int(x % size)
-						if opName == "Load" {
+						load := opName == "Load" || opName == "reads=90%" && (x>>32)%10 != 0
+						if load {
 							if _, ok := m.Load(k); !ok {
 								b.Errorf("Load(%d) missed", k)
 								return
