@@ -34,3 +34,7 @@ const HdrWords = hdrWords
 
 // SlotsPerBucket is the number of slots per bucket.
 const SlotsPerBucket = slotsPerBucket
+
+// LockedReads returns how many reads of m gave up on optimistic reads and
+// locked.
+func LockedReads[K comparable, V any](m *Map[K, V]) uint64 { return m.lockedReads.Load() }

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -131,3 +132,41 @@ func BenchmarkOps(b *testing.B) {
 }
 
 var _ intMap = (*inline.Map[int, int])(nil)
+
+// BenchmarkLockedReads runs reads=90% on int->[3]int64, whose Stores open
+// a write (odd sequence) on the chain, with retries optimistic reads before
+// a reader locks, and reports the share of Loads that locked.
+func BenchmarkLockedReads(b *testing.B) {
+	const size = 65536
+	for _, keys := range []int{size, 16} {
+		for _, retries := range []int{1, 4, 16} {
+			b.Run(fmt.Sprintf("keys=%d/retries=%d", keys, retries), func(b *testing.B) {
+				m := mustNew[int, [3]int64](b, false)
+				inline.SetReadRetries(m, retries)
+				for i := range size {
+					m.Store(i, [3]int64{})
+				}
+				var loads atomic.Int64
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					x := uint64(time.Now().UnixNano()) | 1
+					n := int64(0)
+					for pb.Next() {
+						x ^= x << 13
+						x ^= x >> 7
+						x ^= x << 17
+						k := int(x % uint64(keys))
+						if (x>>32)%10 != 0 {
+							m.Load(k)
+							n++
+						} else {
+							m.Store(k, [3]int64{int64(x), int64(x), int64(x)})
+						}
+					}
+					loads.Add(n)
+				})
+				b.ReportMetric(float64(inline.LockedReads(m))/float64(max(loads.Load(), 1)), "locked/load")
+			})
+		}
+	}
+}

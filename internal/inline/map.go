@@ -39,6 +39,10 @@ type Map[K comparable, V any] struct {
 	// Set by New and never changed.
 	kw, vw  int
 	retries int // optimistic reads before a reader locks
+
+	// lockedReads counts Loads and Range chain copies that gave up on
+	// optimistic reads and locked: the figure a Stats would report.
+	lockedReads atomic.Uint64
 }
 
 // New returns an empty Map, or an error wrapping ErrPointers if K or V
@@ -166,6 +170,7 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 	}
 	// Writers keep winning: read under the chain's lock, which excludes
 	// them. A frozen table's lock is still free to take.
+	m.lockedReads.Add(1)
 	mu := t.lockOf(idx)
 	mu.Lock()
 	b, s := m.probe(t, root, atomic.LoadUint64(seq), tag, key)
@@ -357,6 +362,7 @@ func (m *Map[K, V]) Range(f func(key K, value V) bool) {
 			}
 		}
 		if !copied {
+			m.lockedReads.Add(1)
 			mu := t.lockOf(i)
 			mu.Lock()
 			buf = t.copyChain(buf[:0], root, atomic.LoadUint64(seq))
