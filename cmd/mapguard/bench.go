@@ -45,7 +45,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	fs := flag.NewFlagSet("mapguard bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	presets := fs.String("preset", strings.Join(bench.PresetNames(), ","), "comma-separated presets to run")
-	file := fs.String("workload", "", "YAML `file` of workloads to run instead of the presets")
+	file := fs.String("workload", "", "YAML `file` of workloads to run instead of the presets; workload flags given with it override every workload of the file")
 	duration := fs.Duration("duration", defaultDuration, "time per run (one workload on one implementation at one -cpu)")
 	mix := fs.String("mix", "", "define a workload instead of the presets: op=percent pairs, e.g. load=90,store=8,delete=2 (ops: "+strings.Join(bench.OpNames(), ", ")+")")
 	keys := fs.Int("keys", 1<<16, "distinct keys (with -mix; overrides the presets' when set)")
@@ -173,10 +173,17 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 		if err != nil {
 			return nil, usagef("-workload: %v", err)
 		}
-		def := bench.Workload{Keys: *keys, KeyType: *keyType, Distribution: *dist, ZipfS: *zipfS, Prefill: *prefill, Duration: *duration}
+		// The flags' values fill what the file leaves out, and a flag
+		// given explicitly overrides every workload of the file, as it
+		// does the presets.
+		def := bench.Workload{Keys: *keys, KeyType: *keyType, Distribution: *dist, ZipfS: *zipfS, ValueSize: *valueSize,
+			Goroutines: *goroutines, Prefill: *prefill, Ops: *ops, Duration: *duration}
 		ws, err := bench.ParseWorkloads(data, def)
 		if err != nil {
 			return nil, usagef("%s: %v", *file, err)
+		}
+		for i := range ws {
+			override(&ws[i])
 		}
 		cfg.workloads = ws
 	default:

@@ -329,3 +329,34 @@ func TestBenchTableOfARealRunFits100Columns(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchWorkloadFileFlagOverrides: with -workload, -value-size,
+// -goroutines and -ops were silently ignored. A flag given explicitly now
+// overrides every workload of the file, as it does the presets; a flag
+// not given leaves the file's value, and fills what the file omits.
+func TestBenchWorkloadFileFlagOverrides(t *testing.T) {
+	path := writeWorkloadFile(t, "- name: a\n  mix: {load: 100}\n  keys: 100\n  value_size: 64\n  goroutines: 3\n  ops: 500\n- name: b\n  mix: {store: 100}\n")
+	cfg, err := parseBenchFlags([]string{"-workload", path, "-value-size", "128", "-goroutines", "2", "-ops", "1000", "-keys", "50"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range cfg.workloads {
+		if w.ValueSize != 128 || w.Goroutines != 2 || w.Ops != 1000 || w.Keys != 50 {
+			t.Errorf("workload %s: value size %d, goroutines %d, ops %d, keys %d; want the flags' 128, 2, 1000, 50", w.Name, w.ValueSize, w.Goroutines, w.Ops, w.Keys)
+		}
+	}
+	cfg, err = parseBenchFlags([]string{"-workload", path}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := cfg.workloads[0]; w.ValueSize != 64 || w.Goroutines != 3 || w.Ops != 500 || w.Keys != 100 {
+		t.Errorf("without flags, workload a: value size %d, goroutines %d, ops %d, keys %d; want the file's 64, 3, 500, 100", w.ValueSize, w.Goroutines, w.Ops, w.Keys)
+	}
+	cfg, err = parseBenchFlags([]string{"-workload", path, "-value-size", "32"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := cfg.workloads[1]; w.ValueSize != 32 {
+		t.Errorf("workload b (no value_size in the file) with -value-size 32: %d", w.ValueSize)
+	}
+}
