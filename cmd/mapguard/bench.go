@@ -222,7 +222,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	cfg.color = isTerminal(stdout) && os.Getenv("NO_COLOR") == ""
-	total := cfg.rounds * len(cfg.cpus) * len(cfg.workloads) * len(cfg.impls)
+	total := bench.Plan{Workloads: cfg.workloads, Impls: cfg.impls, CPUs: cfg.cpus, Rounds: cfg.rounds}.Runs()
 	var estimate time.Duration
 	for _, w := range cfg.workloads {
 		estimate += w.Duration
@@ -233,71 +233,21 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	// Warm up: run every workload on every implementation briefly and
-	// discard the results, so that the first round does not pay for page
-	// faults, the GC pacer's start and CPU frequency ramp-up alone.
-	runner := new(bench.Runner)
-	var interrupted error
-	phase := "the warm-up"
-warmUp:
-	for _, w := range cfg.workloads {
-		wu := w
-		wu.Duration, wu.Ops = min(w.Duration/5, 100*time.Millisecond), 0
-		if wu.Duration <= 0 {
-			wu.Duration = 10 * time.Millisecond
-		}
-		for _, impl := range cfg.impls {
-			progress.step(0, fmt.Sprintf("warm-up: %s on %s", w.Name, impl))
-			if _, err := runner.Run(ctx, impl, wu); err != nil {
-				if errors.Is(err, bench.ErrInterrupted) {
-					interrupted = err
-					break warmUp
-				}
-				return err
-			}
-		}
-	}
-
-	results := map[runKey][]bench.Result{}
-	var order []bench.Result // every result, in run order
-	done := 0
-	prevProcs := runtime.GOMAXPROCS(0)
-	defer runtime.GOMAXPROCS(prevProcs)
-	roundsDone := 0
-rounds:
-	for round := range cfg.rounds {
-		if interrupted != nil {
-			break
-		}
-		phase = fmt.Sprintf("round %d", round+1)
-		var thisRound []bench.Result
-		for _, cpu := range cfg.cpus {
-			runtime.GOMAXPROCS(cpu)
-			for _, w := range cfg.workloads {
-				for _, impl := range cfg.impls {
-					progress.step(done, fmt.Sprintf("round %d/%d: %s on %s, -cpu %d", round+1, cfg.rounds, w.Name, impl, cpu))
-					res, err := runner.Run(ctx, impl, w)
-					if err != nil {
-						if errors.Is(err, bench.ErrInterrupted) {
-							interrupted = err // the round is cut short: drop it
-							break rounds
-						}
-						return err
-					}
-					thisRound = append(thisRound, res)
-					done++
-				}
-			}
-		}
-		for _, r := range thisRound {
-			k := runKey{r.Workload, r.GOMAXPROCS, r.Impl}
-			results[k] = append(results[k], r)
-		}
-		order = append(order, thisRound...)
-		roundsDone++
+	// The warm-up and the interleaved rounds are bench's (RunPlan); a
+	// round cut short by Ctrl-C is dropped, and the complete ones are
+	// reported before the interruption is.
+	plan := bench.Plan{Workloads: cfg.workloads, Impls: cfg.impls, CPUs: cfg.cpus, Rounds: cfg.rounds}
+	rounds, interrupted := new(bench.Runner).RunPlan(ctx, plan, progress.step)
+	if interrupted != nil && !errors.Is(interrupted, bench.ErrInterrupted) {
+		return interrupted
 	}
 	progress.finish()
-	runtime.GOMAXPROCS(prevProcs)
+	results := map[runKey][]bench.Result{}
+	for _, r := range rounds.Results {
+		k := runKey{r.Workload, r.GOMAXPROCS, r.Impl}
+		results[k] = append(results[k], r)
+	}
+	order, roundsDone := rounds.Results, rounds.Done
 
 	rep := &report{cfg: cfg, results: results, order: order, rounds: roundsDone, machine: describeMachine()}
 	var werr error
@@ -318,7 +268,7 @@ rounds:
 		}
 	}
 	if interrupted != nil {
-		return fmt.Errorf("interrupted during %s, after %d of %d rounds: %w", phase, roundsDone, cfg.rounds, interrupted)
+		return interrupted
 	}
 	if failed := rep.failures(); len(failed) > 0 {
 		return fmt.Errorf("correctness check failed: %s", strings.Join(failed, "; "))
