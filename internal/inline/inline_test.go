@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/mapguard/mapguard/internal/inline"
@@ -114,9 +115,22 @@ func TestLayout(t *testing.T) {
 
 // op is one operation of a differential sequence.
 type op struct {
-	kind  uint8 // 0 Load, 1 Store, 2 LoadOrStore, 3 Delete, 4 Len, 5 Range
+	kind  uint8 // see opKinds
 	key   int
 	value int
+}
+
+// opKinds is the number of operation kinds runOps knows: 0 Load, 1 Store,
+// 2 LoadOrStore, 3 Delete, 4 Len, 5 Range, 6 Swap, 7 LoadAndStore,
+// 8 LoadAndDelete, 9 CompareAndSwap, 10 CompareAndDelete, 11 Compute,
+// 12 LoadOrCompute, 13 Clear, 14 a Compute or LoadOrCompute whose function
+// panics.
+const opKinds = 15
+
+// computeFor returns the ComputeOp runOps's Compute asks for, chosen by the
+// op's value.
+func computeFor(v int) inline.ComputeOp {
+	return [...]inline.ComputeOp{inline.UpdateOp, inline.DeleteOp, inline.CancelOp}[v%3]
 }
 
 // bigValue is a multi-word value whose words all follow from one int.
@@ -148,7 +162,7 @@ func runOps[K comparable, V comparable](t *testing.T, m *inline.Map[K, V], ops [
 	for i, o := range ops {
 		k, v := kf(o.key), vf(o.value)
 		mu.Lock()
-		switch o.kind % 6 {
+		switch o.kind % opKinds {
 		case 0:
 			got, ok := m.Load(k)
 			want, wok := ref[k]
@@ -177,6 +191,110 @@ func runOps[K comparable, V comparable](t *testing.T, m *inline.Map[K, V], ops [
 			}
 		case 5:
 			checkRange(t, m, ref)
+		case 6:
+			got, loaded := m.Swap(k, v)
+			want, wloaded := ref[k]
+			ref[k] = v
+			if got != want || loaded != wloaded {
+				t.Fatalf("op %d Swap(%v, %v): got %v, %v; want %v, %v", i, k, v, got, loaded, want, wloaded)
+			}
+		case 7:
+			got, loaded := m.LoadAndStore(k, v)
+			want, wloaded := ref[k]
+			if !wloaded {
+				want = v
+			}
+			ref[k] = v
+			if got != want || loaded != wloaded {
+				t.Fatalf("op %d LoadAndStore(%v, %v): got %v, %v; want %v, %v", i, k, v, got, loaded, want, wloaded)
+			}
+		case 8:
+			got, loaded := m.LoadAndDelete(k)
+			want, wloaded := ref[k]
+			delete(ref, k)
+			if got != want || loaded != wloaded {
+				t.Fatalf("op %d LoadAndDelete(%v): got %v, %v; want %v, %v", i, k, got, loaded, want, wloaded)
+			}
+		case 9, 10:
+			// Half the time compare with the present value, so that
+			// some comparisons succeed.
+			old := vf(o.value + 1)
+			cur, present := ref[k]
+			if present && o.value%2 == 0 {
+				old = cur
+			}
+			wantOK := present && cur == old
+			var got bool
+			if o.kind%opKinds == 9 {
+				got = m.CompareAndSwap(k, old, v)
+				if wantOK {
+					ref[k] = v
+				}
+			} else {
+				got = m.CompareAndDelete(k, old)
+				if wantOK {
+					delete(ref, k)
+				}
+			}
+			if got != wantOK {
+				t.Fatalf("op %d Compare(kind %d)(%v, %v): got %v; want %v", i, o.kind%opKinds, k, old, got, wantOK)
+			}
+		case 11:
+			want, wloaded := ref[k]
+			calls := 0
+			got, ok := m.Compute(k, func(old V, loaded bool) (V, inline.ComputeOp) {
+				calls++
+				if old != want || loaded != wloaded {
+					t.Fatalf("op %d Compute(%v): fn got %v, %v; want %v, %v", i, k, old, loaded, want, wloaded)
+				}
+				return v, computeFor(o.value)
+			})
+			switch computeFor(o.value) {
+			case inline.UpdateOp:
+				ref[k] = v
+			case inline.DeleteOp:
+				delete(ref, k)
+			}
+			want, wok := ref[k]
+			if calls != 1 || got != want || ok != wok {
+				t.Fatalf("op %d Compute(%v): got %v, %v after %d calls; want %v, %v after 1", i, k, got, ok, calls, want, wok)
+			}
+		case 12:
+			cancel := o.value%4 == 0
+			want, wloaded := ref[k]
+			if !wloaded && !cancel {
+				want = v
+				ref[k] = v
+			}
+			calls := 0
+			got, loaded := m.LoadOrCompute(k, func() (V, bool) { calls++; return v, cancel })
+			if wantCalls := map[bool]int{true: 0, false: 1}[wloaded]; calls != wantCalls {
+				t.Fatalf("op %d LoadOrCompute(%v): fn ran %d times; want %d", i, k, calls, wantCalls)
+			}
+			if got != want || loaded != wloaded {
+				t.Fatalf("op %d LoadOrCompute(%v, cancel %v): got %v, %v; want %v, %v", i, k, cancel, got, loaded, want, wloaded)
+			}
+		case 13:
+			m.Clear()
+			clear(ref)
+		case 14:
+			// The map must be left as it was, its chain unlocked: later
+			// ops check the first, and any later write to the chain the
+			// second (with every key colliding, all writes do).
+			if want, present := ref[k]; o.value%2 == 1 && present {
+				// LoadOrCompute does not call fn for a present key.
+				if got, loaded := m.LoadOrCompute(k, func() (V, bool) { panic(errBoom) }); got != want || !loaded {
+					t.Fatalf("op %d LoadOrCompute(%v): got %v, %v; want %v, true", i, k, got, loaded, want)
+				}
+				break
+			}
+			mustPanic(t, func() {
+				if o.value%2 == 0 {
+					m.Compute(k, func(V, bool) (V, inline.ComputeOp) { panic(errBoom) })
+				} else {
+					m.LoadOrCompute(k, func() (V, bool) { panic(errBoom) })
+				}
+			})
 		}
 		mu.Unlock()
 	}
@@ -184,6 +302,22 @@ func runOps[K comparable, V comparable](t *testing.T, m *inline.Map[K, V], ops [
 	if got, want := m.Len(), len(ref); got != want {
 		t.Fatalf("final Len: got %d; want %d", got, want)
 	}
+}
+
+// errBoom is what the panicking callbacks of the tests panic with.
+var errBoom = errors.New("boom")
+
+// mustPanic calls f and fails unless it panics with errBoom.
+func mustPanic(t *testing.T, f func()) {
+	t.Helper()
+	defer func() {
+		t.Helper()
+		if r := recover(); r != errBoom {
+			t.Fatalf("recovered %v; want %v", r, errBoom)
+		}
+	}()
+	f()
+	t.Fatal("no panic")
 }
 
 // checkRange asserts that Range visits exactly ref's entries, each once.
@@ -212,16 +346,23 @@ func checkRange[K comparable, V comparable](t *testing.T, m *inline.Map[K, V], r
 func randomOps(r *rand.Rand, n, keys int) []op {
 	ops := make([]op, n)
 	for i := range ops {
-		kind := uint8(r.IntN(20))
+		kind := uint8(r.IntN(40))
 		switch {
-		case kind < 6:
+		case kind < 10:
 			kind = 0
-		case kind < 12:
+		case kind < 20:
 			kind = 1
-		case kind < 15:
+		case kind < 24:
 			kind = 2
-		case kind < 19:
+		case kind < 28:
 			kind = 3
+		case kind < 38:
+			kind = uint8(6 + r.IntN(7)) // Swap .. LoadOrCompute
+		case kind == 38:
+			kind = 14
+			if r.IntN(n) == 0 {
+				kind = 13 // about one Clear a sequence
+			}
 		case r.IntN(8) == 0:
 			kind = 5
 		default:
@@ -272,6 +413,7 @@ func FuzzOps(f *testing.F) {
 	}
 	f.Add(seq)
 	f.Add(append(append([]byte{}, seq...), 3, 5, 0, 5, 0, 0, 2, 5, 9, 0, 5, 0))
+	f.Add([]byte{11, 1, 0, 12, 2, 1, 14, 1, 0, 14, 3, 1, 9, 1, 0, 10, 2, 2, 6, 4, 0, 7, 5, 0, 8, 5, 0, 13, 0, 0, 0, 1, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var ops []op
 		for i := 0; i+3 <= len(data); i += 3 {
@@ -385,5 +527,94 @@ func TestStdlibOnly(t *testing.T) {
 	deps := strings.Fields(string(out))
 	if len(deps) != 1 || deps[0] != "github.com/mapguard/mapguard/internal/inline" {
 		t.Fatalf("inline depends on non-standard packages: %v", deps)
+	}
+}
+
+// TestComputePanicLeavesMapUnchanged has Compute and LoadOrCompute
+// callbacks panic on present and absent keys of one chain (every key
+// colliding, one overflow bucket deep): the panic reaches the caller, the
+// map holds what it held, its readers never see an open write (no read
+// falls back to the lock), and a later write to the chain completes.
+func TestComputePanicLeavesMapUnchanged(t *testing.T) {
+	m := mustNew[int, bigValue](t, true)
+	ref := map[int]bigValue{}
+	for k := range 12 { // a root bucket and an overflow bucket
+		m.Store(k, big(k))
+		ref[k] = big(k)
+	}
+	check := func(what string, k int) {
+		t.Helper()
+		locked := inline.LockedReads(m)
+		for k := range 12 {
+			if v, ok := m.Load(k); !ok || v != ref[k] {
+				t.Fatalf("after a panicking %s, Load(%d) = %+v, %v; want %+v, true", what, k, v, ok, ref[k])
+			}
+		}
+		if _, ok := m.Load(k); ok && k >= 1000 {
+			t.Fatalf("after a panicking %s, key %d is present", what, k)
+		}
+		if got := inline.LockedReads(m) - locked; got != 0 {
+			t.Fatalf("after a panicking %s, %d Loads fell back to the lock: the sequence counter was left odd", what, got)
+		}
+		checkRange(t, m, ref)
+		if m.Len() != len(ref) {
+			t.Fatalf("after a panicking %s, Len = %d; want %d", what, m.Len(), len(ref))
+		}
+	}
+	for _, k := range []int{0, 11, 100} { // root, overflow, absent
+		mustPanic(t, func() {
+			m.Compute(k, func(old bigValue, loaded bool) (bigValue, inline.ComputeOp) {
+				panic(errBoom)
+			})
+		})
+		check("Compute", k)
+		mustPanic(t, func() {
+			m.LoadOrCompute(k+1000, func() (bigValue, bool) { panic(errBoom) })
+		})
+		check("LoadOrCompute", k+1000)
+		done := make(chan struct{})
+		go func() {
+			m.Store(k, big(-k))
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("a Store to the chain did not complete in 5 s: the panic left its lock held")
+		}
+		ref[k] = big(-k)
+	}
+	checkRange(t, m, ref)
+}
+
+// TestCompareFloatValuesAsRoot checks CompareAndSwap and CompareAndDelete
+// compare values with ==, as the root package does: +0 equals -0, a NaN
+// equals nothing, even itself, and so does a struct holding one.
+func TestCompareFloatValuesAsRoot(t *testing.T) {
+	type withFloat struct {
+		N int
+		F float64
+	}
+	m := mustNew[int, withFloat](t, false)
+	nan := math.NaN()
+	m.Store(1, withFloat{1, nan})
+	m.Store(2, withFloat{2, 0})
+	if m.CompareAndSwap(1, withFloat{1, nan}, withFloat{1, 1}) {
+		t.Error("CompareAndSwap matched a value holding NaN")
+	}
+	if m.CompareAndDelete(1, withFloat{1, nan}) {
+		t.Error("CompareAndDelete matched a value holding NaN")
+	}
+	if !m.CompareAndSwap(2, withFloat{2, math.Copysign(0, -1)}, withFloat{2, 5}) {
+		t.Error("CompareAndSwap: -0 did not match +0")
+	}
+	if v, _ := m.Load(2); v != (withFloat{2, 5}) {
+		t.Errorf("Load(2) = %+v; want {2 5}", v)
+	}
+	if !m.CompareAndDelete(2, withFloat{2, 5}) {
+		t.Error("CompareAndDelete of the present value failed")
+	}
+	if m.Len() != 1 {
+		t.Errorf("Len = %d; want 1", m.Len())
 	}
 }

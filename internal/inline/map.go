@@ -17,15 +17,20 @@ var ErrPointers = errors.New("type holds pointers")
 //
 // A Map is made by New; it must not be copied after first use.
 //
-// Memory model: a write operation (Store, Delete, LoadOrStore when it
-// stores) synchronizes before any read operation (Load, LoadOrStore,
-// Range for each entry it visits, Len) that observes its effect.
+// Memory model: as in the root package's Map, a write operation
+// synchronizes before any read operation that observes its effect, where
+// Store, Swap, LoadAndStore, Delete, LoadAndDelete and Clear are writes;
+// LoadOrStore, LoadOrCompute, CompareAndSwap, CompareAndDelete and Compute
+// are writes when they change the map; and every operation is a read, as
+// is Range for each entry it visits, and Len.
 //
 // Cost: Load takes no lock, writes nothing and allocates nothing unless
 // writers keep invalidating its read of the key's chain, in which case it
-// takes the chain's lock after a few tries. Store, Delete and LoadOrStore
-// lock one chain and allocate nothing, except an overflow segment now and
-// then and the table on a grow. Len is O(1).
+// takes the chain's lock after a few tries. Every write locks one chain and
+// allocates nothing, except an overflow segment now and then and the table
+// on a resize (CompareAndSwap and CompareAndDelete may box values to
+// compare them). Len is O(1). A deletion that empties a bucket of a table
+// at most 1/16 full shrinks it; Clear replaces the table by the smallest.
 //
 // Range takes no lock unless writers keep invalidating it, and never blocks
 // writers otherwise; it visits each key at most once, and exactly once
@@ -204,6 +209,9 @@ func (m *Map[K, V]) lockChain(h uint64) (t *table, idx uint64) {
 
 // write stores value for key; if onlyIfAbsent is set and key is present, it
 // leaves it. It returns the value key held before and whether it held one.
+// It is mutate specialised for the commonest writes: no request, no
+// decision, no deferred unlock (nothing between Lock and Unlock calls user
+// code; a key that cannot be hashed already panicked).
 func (m *Map[K, V]) write(key K, value V, onlyIfAbsent bool) (prev V, loaded bool) {
 	h := hashKey(&m.table.Load().hasher, key)
 	tag := tagOf(h)
@@ -224,20 +232,8 @@ func (m *Map[K, V]) write(key K, value V, onlyIfAbsent bool) (prev V, loaded boo
 				s := slotOf(w)
 				if load[K](t.keyAt(b, s), t.kw) == key {
 					prev = load[V](t.valueAt(b, s), t.vw)
-					switch {
-					case onlyIfAbsent:
-					case t.vw <= 1:
-						// One word is stored atomically: a reader sees
-						// the old value or the new, each the key's value
-						// at some instant of its read, so the write
-						// needs no sequence bump (saving two fenced
-						// stores on amd64). The key's words and tag do
-						// not change.
-						store(t.valueAt(b, s), value, t.vw)
-					default:
-						bumpSeq(root)
-						store(t.valueAt(b, s), value, t.vw)
-						bumpSeq(root)
+					if !onlyIfAbsent {
+						overwrite(t, root, t.valueAt(b, s), value)
 					}
 					t.lockOf(idx).Unlock()
 					return prev, true
@@ -253,31 +249,242 @@ func (m *Map[K, V]) write(key K, value V, onlyIfAbsent bool) (prev V, loaded boo
 		}
 		if eb == nil && t.mustGrow() {
 			t.lockOf(idx).Unlock()
-			m.grow(t)
+			m.startResize(t, resizeGrow)
 			continue
 		}
-		if eb != nil {
-			bumpSeq(root)
-			store(t.keyAt(eb, es), key, t.kw)
-			store(t.valueAt(eb, es), value, t.vw)
-			w := word(eb, 1)
-			atomic.StoreUint64(w, setTag(atomic.LoadUint64(w), es, tag))
-			bumpSeq(root)
-		} else {
-			// The new bucket is filled before it is linked; the link is
-			// the one store readers can see, still inside a write.
-			link, nb := t.newOverflow()
-			store(t.keyAt(nb, 0), key, t.kw)
-			store(t.valueAt(nb, 0), value, t.vw)
-			atomic.StoreUint64(word(nb, 1), uint64(tag))
-			bumpSeq(root)
-			setNext(last, link)
-			bumpSeq(root)
-		}
+		insertLocked(t, root, eb, es, last, tag, key, value)
 		t.lockOf(idx).Unlock()
 		t.addSize(idx, 1)
 		return prev, false
 	}
+}
+
+// overwrite stores v at p, the value of a present key of the chain at
+// root. It must be called with the chain's lock held.
+func overwrite[V any](t *table, root, p unsafe.Pointer, v V) {
+	if t.vw <= 1 {
+		// One word is stored atomically: a reader sees the old value or
+		// the new, each the key's value at some instant of its read, so
+		// the write needs no sequence bump (saving two fenced stores on
+		// amd64). The key's words and tag do not change.
+		store(p, v, t.vw)
+		return
+	}
+	bumpSeq(root)
+	store(p, v, t.vw)
+	bumpSeq(root)
+}
+
+// insertLocked puts key and value into slot es of bucket eb of the chain at
+// root, or, if eb is nil, into a new overflow bucket linked after last. It
+// must be called with the chain's lock held.
+func insertLocked[K comparable, V any](t *table, root, eb unsafe.Pointer, es int, last unsafe.Pointer, tag uint8, key K, value V) {
+	if eb != nil {
+		bumpSeq(root)
+		store(t.keyAt(eb, es), key, t.kw)
+		store(t.valueAt(eb, es), value, t.vw)
+		w := word(eb, 1)
+		atomic.StoreUint64(w, setTag(atomic.LoadUint64(w), es, tag))
+		bumpSeq(root)
+		return
+	}
+	// The new bucket is filled before it is linked; the link is the one
+	// store readers can see, still inside a write.
+	link, nb := t.newOverflow()
+	store(t.keyAt(nb, 0), key, t.kw)
+	store(t.valueAt(nb, 0), value, t.vw)
+	atomic.StoreUint64(word(nb, 1), uint64(tag))
+	bumpSeq(root)
+	setNext(last, link)
+	bumpSeq(root)
+}
+
+// ComputeOp tells Compute what to do with the value its function returned.
+// It mirrors the root package's ComputeOp.
+type ComputeOp int
+
+const (
+	// CancelOp leaves the map as it was: an absent key stays absent and a
+	// present key keeps its value. It is the zero ComputeOp.
+	CancelOp ComputeOp = iota
+	// UpdateOp stores the returned value, creating the entry if needed.
+	UpdateOp
+	// DeleteOp deletes the entry if present.
+	DeleteOp
+)
+
+// op is what mutate does with the key it is given.
+type op uint8
+
+const (
+	opCompareSwap   op = iota // set only if present and equal to old
+	opCompareDelete           // delete only if present and equal to old
+	opDelete                  // delete if present, report the old value
+	opCompute                 // ask compute
+	opLoadOrCompute           // if absent, ask create
+)
+
+// request carries an operation and its arguments into mutate.
+type request[V any] struct {
+	op      op
+	value   V
+	old     V
+	compute func(old V, loaded bool) (V, ComputeOp)
+	create  func() (V, bool)
+}
+
+// mayInsert reports whether the operation can create an absent key.
+func (r *request[V]) mayInsert() bool {
+	return r.op == opCompute || r.op == opLoadOrCompute
+}
+
+// outcome is what the locked part of mutate reports to its caller.
+type outcome uint8
+
+const (
+	outDone   outcome = iota
+	outGrow           // the chain is full and the table is over maxLoad
+	outShrink         // a deletion emptied a bucket: maybe shrink
+)
+
+// mutate applies req to key and returns the operation's two results, whose
+// meaning depends on req.op (see each caller).
+func (m *Map[K, V]) mutate(key K, req *request[V]) (V, bool) {
+	h := hashKey(&m.table.Load().hasher, key)
+	for {
+		t, idx := m.lockChain(h)
+		v, ok, delta, out := m.mutateLocked(t, idx, h, key, req)
+		if delta != 0 {
+			t.addSize(idx, delta)
+		}
+		switch out {
+		case outShrink:
+			m.maybeShrink(t)
+			return v, ok
+		case outGrow:
+			m.startResize(t, resizeGrow)
+		default:
+			return v, ok
+		}
+	}
+}
+
+// mutateLocked does the part of mutate that runs with chain idx of t
+// locked, and releases the lock. The deferred unlock keeps the lock from
+// leaking when a user callback or a value comparison panics; nothing is
+// written, and the sequence counter is not touched, before those return, so
+// a panic leaves the chain as it was and its counter even.
+func (m *Map[K, V]) mutateLocked(t *table, idx, h uint64, key K, req *request[V]) (res V, ok bool, delta int64, out outcome) {
+	defer t.lockOf(idx).Unlock()
+	root := t.root(idx)
+	tag := tagOf(h)
+	var (
+		fb        unsafe.Pointer // bucket, slot and meta word holding key
+		fs        int
+		foundMeta uint64
+		eb        unsafe.Pointer // first empty slot, if any
+		es        int
+		last      = root
+	)
+search:
+	for b := root; b != nil; b = t.next(b) {
+		meta := atomic.LoadUint64(word(b, 1))
+		for w := matchTag(meta, tag); w != 0; w &= w - 1 {
+			s := slotOf(w)
+			if load[K](t.keyAt(b, s), t.kw) == key {
+				fb, fs, foundMeta = b, s, meta
+				break search
+			}
+		}
+		if eb == nil {
+			if w := emptySlots(meta); w != 0 {
+				eb, es = b, slotOf(w)
+			}
+		}
+		last = b
+	}
+
+	// An insertion that needs a new overflow bucket in a table over its
+	// load grows the table and retries. Decide that before calling any
+	// user function, so that it runs once however often we retry.
+	if fb == nil && eb == nil && req.mayInsert() && t.mustGrow() {
+		return res, false, 0, outGrow
+	}
+
+	// Decide. Nothing is written until the decision is made.
+	var (
+		newValue V
+		set      bool // store newValue
+		del      bool // delete the key's slot
+	)
+	if fb != nil {
+		old := load[V](t.valueAt(fb, fs), t.vw)
+		res, ok = old, true
+		switch req.op {
+		case opLoadOrCompute:
+		case opCompareSwap:
+			if ok = valuesEqual(old, req.old); ok {
+				newValue, set = req.value, true
+			}
+		case opCompareDelete:
+			ok = valuesEqual(old, req.old)
+			del = ok
+		case opDelete:
+			del = true
+		case opCompute:
+			nv, cop := req.compute(old, true)
+			switch cop {
+			case UpdateOp:
+				newValue, set = nv, true
+				res = nv
+			case DeleteOp:
+				del, ok = true, false
+				res = *new(V)
+			}
+		}
+	} else {
+		switch req.op {
+		case opLoadOrCompute:
+			nv, cancel := req.create()
+			if !cancel {
+				newValue, set = nv, true
+				res = nv
+			}
+		case opCompute:
+			nv, cop := req.compute(res, false)
+			if cop == UpdateOp {
+				newValue, set = nv, true
+				res, ok = nv, true
+			}
+		}
+	}
+
+	switch {
+	case del:
+		// Clearing the tag is the delete; the slot's words stay until an
+		// insert reuses them, inside its own write.
+		meta := setTag(foundMeta, fs, 0)
+		bumpSeq(root)
+		atomic.StoreUint64(word(fb, 1), meta)
+		bumpSeq(root)
+		if meta == 0 {
+			out = outShrink
+		}
+		return res, ok, -1, out
+	case set && fb != nil:
+		overwrite(t, root, t.valueAt(fb, fs), newValue)
+	case set:
+		insertLocked(t, root, eb, es, last, tag, key, newValue)
+		return res, ok, 1, outDone
+	}
+	return res, ok, 0, outDone
+}
+
+// valuesEqual compares two values with ==. Every pointer-free type is
+// comparable, so this never panics; floats compare as ==, so a NaN is equal
+// to nothing, as in the root package.
+func valuesEqual[V any](a, b V) bool {
+	return any(a) == any(b)
 }
 
 // Store sets the value for key.
@@ -301,28 +508,94 @@ func (m *Map[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool) {
 // Delete deletes the value for key. An absent key is detected without
 // taking a lock.
 func (m *Map[K, V]) Delete(key K) {
+	m.LoadAndDelete(key)
+}
+
+// LoadAndDelete deletes the value for key, returning the previous value if
+// any. The loaded result reports whether the key was present. An absent key
+// is detected without taking a lock.
+func (m *Map[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
 	if _, ok := m.Load(key); !ok {
-		return
+		return value, false
 	}
-	h := hashKey(&m.table.Load().hasher, key)
-	tag := tagOf(h)
-	t, idx := m.lockChain(h)
-	defer t.lockOf(idx).Unlock()
-	root := t.root(idx)
-	for b := root; b != nil; b = t.next(b) {
-		meta := atomic.LoadUint64(word(b, 1))
-		for w := matchTag(meta, tag); w != 0; w &= w - 1 {
-			s := slotOf(w)
-			if load[K](t.keyAt(b, s), t.kw) == key {
-				// Clearing the tag is the delete; the slot's words stay
-				// until an insert reuses them, inside its own write.
-				bumpSeq(root)
-				atomic.StoreUint64(word(b, 1), setTag(meta, s, 0))
-				bumpSeq(root)
-				t.addSize(idx, -1)
-				return
-			}
-		}
+	return m.mutate(key, &request[V]{op: opDelete})
+}
+
+// Swap stores value for key and returns the previous value, if any. The
+// loaded result reports whether the key was present.
+func (m *Map[K, V]) Swap(key K, value V) (previous V, loaded bool) {
+	return m.write(key, value, false)
+}
+
+// LoadAndStore stores value for key and returns the value the key held
+// before, if it was present, or value itself, if it was not; loaded reports
+// which. It differs from Swap only when the key was absent, where Swap
+// returns the zero value.
+func (m *Map[K, V]) LoadAndStore(key K, value V) (actual V, loaded bool) {
+	if prev, loaded := m.write(key, value, false); loaded {
+		return prev, true
+	}
+	return value, false
+}
+
+// CompareAndSwap stores new for key if the key is present and its value is
+// equal to old (==: a NaN is equal to nothing). The swapped result reports
+// whether it stored. A key absent or holding another value is detected
+// without taking a lock.
+func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
+	if v, ok := m.Load(key); !ok || !valuesEqual(v, old) {
+		return false
+	}
+	_, swapped = m.mutate(key, &request[V]{op: opCompareSwap, value: new, old: old})
+	return swapped
+}
+
+// CompareAndDelete deletes the entry for key if its value is equal to old
+// (==). The deleted result reports whether it deleted.
+func (m *Map[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
+	if v, ok := m.Load(key); !ok || !valuesEqual(v, old) {
+		return false
+	}
+	_, deleted = m.mutate(key, &request[V]{op: opCompareDelete, old: old})
+	return deleted
+}
+
+// LoadOrCompute returns the existing value for key if present. Otherwise it
+// calls fn and, unless fn reports cancel, stores and returns the value fn
+// returned. The loaded result is true if the value was loaded. A present
+// key is found without taking a lock.
+//
+// fn runs at most once per call, with the key's chain locked, so it runs
+// atomically with respect to every other writer of key. It must not use the
+// same map. If fn panics, the panic propagates to the caller and the map is
+// left as it was, its lock released. If fn cancels, LoadOrCompute returns
+// the zero value and false.
+func (m *Map[K, V]) LoadOrCompute(key K, fn func() (value V, cancel bool)) (actual V, loaded bool) {
+	if v, ok := m.Load(key); ok {
+		return v, true
+	}
+	return m.mutate(key, &request[V]{op: opLoadOrCompute, create: fn})
+}
+
+// Compute calls fn with the current value for key (and whether it is
+// present) and, as fn's ComputeOp says, stores fn's new value (UpdateOp),
+// deletes the entry (DeleteOp) or leaves the map as it was (CancelOp). It
+// returns the value present for key afterwards, and whether one is present;
+// absent, the value is the zero value.
+//
+// fn runs exactly once per call, with the key's chain locked and before any
+// word of it is written, so it runs atomically with respect to every other
+// writer of key. It must not use the same map. If fn panics, the panic
+// propagates to the caller and the map is left as it was, its lock released.
+func (m *Map[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op ComputeOp)) (actual V, ok bool) {
+	return m.mutate(key, &request[V]{op: opCompute, compute: fn})
+}
+
+// Clear deletes every entry. Writes concurrent with Clear land either before
+// it (and are cleared) or after it. The table returns to its initial size
+// and its overflow buckets are dropped.
+func (m *Map[K, V]) Clear() {
+	for !m.startResize(m.table.Load(), resizeClear) {
 	}
 }
 
@@ -406,18 +679,41 @@ func (t *table) copyChain(buf []uint64, root unsafe.Pointer, w0 uint64) []uint64
 	}
 }
 
-// grow replaces t by a table twice its size, or helps the grow already
-// running.
-func (m *Map[K, V]) grow(t *table) {
-	if r := m.resizing.Load(); r != nil {
-		m.help(r)
+// maybeShrink starts a shrink if t is at most shrinkLoad full.
+func (m *Map[K, V]) maybeShrink(t *table) {
+	if t.nbuckets() <= defaultMinBuckets ||
+		float64(t.size()) > float64(t.nbuckets())*slotsPerBucket*shrinkLoad {
 		return
 	}
-	n := t.nbuckets()
-	chunks := int64((n + transferChunk - 1) / transferChunk)
+	m.startResize(t, resizeShrink)
+}
+
+// startResize replaces t by a larger, smaller or empty table, or helps the
+// resize already running. It reports whether it replaced t itself.
+func (m *Map[K, V]) startResize(t *table, kind resizeKind) bool {
+	if r := m.resizing.Load(); r != nil {
+		m.help(r)
+		return false
+	}
+	n := defaultMinBuckets // resizeClear
+	switch kind {
+	case resizeGrow:
+		n = 2 * t.nbuckets()
+	case resizeShrink:
+		n = max(defaultMinBuckets, bucketsFor(t.size(), targetLoad))
+		if n >= t.nbuckets() {
+			return false
+		}
+	}
+	base := min(t.nbuckets(), n)
+	if kind == resizeClear {
+		base = t.nbuckets()
+	}
+	chunks := int64((base + transferChunk - 1) / transferChunk)
 	r := &resize{
 		from:   t,
-		to:     newTable(2*n, t.kw, t.vw, t.hasher),
+		to:     newTable(n, t.kw, t.vw, t.hasher),
+		kind:   kind,
 		chunks: chunks,
 		done:   make(chan struct{}),
 	}
@@ -427,16 +723,17 @@ func (m *Map[K, V]) grow(t *table) {
 		if r := m.resizing.Load(); r != nil {
 			m.help(r)
 		}
-		return
+		return false
 	}
 	if m.table.Load() != t {
-		// Another grow finished between our decision and our claim.
+		// Another resize finished between our decision and our claim.
 		m.resizing.Store(nil)
 		close(r.done)
-		return
+		return false
 	}
 	r.next.Store(0)
 	m.help(r)
+	return true
 }
 
 // help copies chunks of r until none is left to claim, then waits for r to
@@ -460,27 +757,38 @@ func (m *Map[K, V]) help(r *resize) {
 	<-r.done
 }
 
-// copyChunk copies the chains of chunk c of r.from into r.to and returns the
-// number of entries copied. Source chain i lands in destination chains i
-// and i+len(from), which no other chunk writes. Each source chain is copied
-// under its lock, so a writer that locked it before the grow began finishes
-// first, and none writes it after.
+// copyChunk copies chunk c of r.from into r.to and returns the number of
+// entries it copied. A chunk is a range of chain indices in the smaller of
+// the two tables; every source chain whose entries land in those
+// destination chains belongs to the chunk (source chain i lands in
+// destination chain i&r.to.mask), so no two helpers write one destination
+// chain. Each source chain is copied under its lock, so a writer that
+// locked it before the resize began finishes first, and none writes it
+// after. A clear copies nothing but still locks every source chain once.
 func (m *Map[K, V]) copyChunk(r *resize, c int64) int64 {
 	from, to := r.from, r.to
+	base := uint64(min(from.nbuckets(), to.nbuckets()))
+	if r.kind == resizeClear {
+		base = uint64(from.nbuckets())
+	}
 	start := uint64(c) * transferChunk
-	end := min(start+transferChunk, uint64(from.nbuckets()))
+	end := min(start+transferChunk, base)
 	var copied int64
 	for i := start; i < end; i++ {
-		mu := from.lockOf(i)
-		mu.Lock()
-		for b := from.root(i); b != nil; b = from.next(b) {
-			for w := atomic.LoadUint64(word(b, 1)) & occupiedBits; w != 0; w &= w - 1 {
-				p := from.keyAt(b, slotOf(w))
-				to.insertUnlocked(p, hashKey(&to.hasher, load[K](p, from.kw)))
-				copied++
+		for src := i; src < uint64(from.nbuckets()); src += base {
+			mu := from.lockOf(src)
+			mu.Lock()
+			if r.kind != resizeClear {
+				for b := from.root(src); b != nil; b = from.next(b) {
+					for w := atomic.LoadUint64(word(b, 1)) & occupiedBits; w != 0; w &= w - 1 {
+						p := from.keyAt(b, slotOf(w))
+						to.insertUnlocked(p, hashKey(&to.hasher, load[K](p, from.kw)))
+						copied++
+					}
+				}
 			}
+			mu.Unlock()
 		}
-		mu.Unlock()
 	}
 	return copied
 }

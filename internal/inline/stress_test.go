@@ -298,3 +298,60 @@ func TestLoadOrStoreOneWinner(t *testing.T) {
 		}
 	}
 }
+
+// TestComputeAtomic has goroutines add to a few shared counters with
+// Compute, CompareAndSwap loops and LoadOrCompute, while the table grows
+// under them through other keys: no increment is lost, and each
+// LoadOrCompute key is created by exactly one goroutine.
+func TestComputeAtomic(t *testing.T) {
+	const (
+		counters = 4
+		adds     = 2000
+	)
+	m := mustNew[int, bigValue](t, false)
+	g := writers()
+	var created atomic.Int64
+	var wg sync.WaitGroup
+	for w := range g {
+		wg.Go(func() {
+			for i := range adds {
+				k := i % counters
+				if w%2 == 0 {
+					m.Compute(k, func(old bigValue, loaded bool) (bigValue, inline.ComputeOp) {
+						return big(int(old.A) + 1), inline.UpdateOp
+					})
+				} else {
+					for {
+						old, ok := m.Load(k)
+						if !ok {
+							if _, loaded := m.LoadOrStore(k, big(1)); !loaded {
+								break
+							}
+							continue
+						}
+						if m.CompareAndSwap(k, old, big(int(old.A)+1)) {
+							break
+						}
+					}
+				}
+				m.Store(1000+w*adds+i, big(i)) // grow the table underneath
+				m.LoadOrCompute(-1-i, func() (bigValue, bool) { created.Add(1); return big(i), false })
+			}
+		})
+	}
+	wg.Wait()
+	total := 0
+	for k := range counters {
+		v, _ := m.Load(k)
+		if v != big(int(v.A)) {
+			t.Fatalf("counter %d = %+v: torn", k, v)
+		}
+		total += int(v.A)
+	}
+	if total != g*adds {
+		t.Fatalf("counters sum to %d; want %d: increments lost", total, g*adds)
+	}
+	if created.Load() != adds {
+		t.Fatalf("LoadOrCompute created %d keys; want %d", created.Load(), adds)
+	}
+}

@@ -24,6 +24,16 @@ const (
 	// the root package's value, so both grow at the same sizes.
 	maxLoad = 0.75
 
+	// shrinkLoad is the load at or below which a deletion that empties a
+	// bucket shrinks the table: the root package's value, far below
+	// maxLoad/2 so that a map oscillating around one size never alternates
+	// grow and shrink.
+	shrinkLoad = 1.0 / 16
+
+	// targetLoad is the load a shrink aims for: half of maxLoad, so the
+	// shrunk table can double its entries before it grows again.
+	targetLoad = maxLoad / 2
+
 	// defaultMinBuckets is the smallest table: 8 buckets hold 48 entries
 	// before the first grow.
 	defaultMinBuckets = 8
@@ -296,10 +306,30 @@ func (t *table) mustGrow() bool {
 	return float64(t.size()) >= float64(t.nbuckets())*slotsPerBucket*maxLoad
 }
 
-// resize is one grow in progress; every writer that meets it helps copy, as
-// in the root package.
+// bucketsFor returns the number of root buckets that holds n entries at
+// load, a power of two.
+func bucketsFor(n int, load float64) int {
+	v := uint64(float64(n) / (slotsPerBucket * load))
+	if v <= 1 {
+		return 1
+	}
+	return 1 << bits.Len64(v-1)
+}
+
+// resizeKind says why a table is being replaced.
+type resizeKind uint8
+
+const (
+	resizeGrow resizeKind = iota
+	resizeShrink
+	resizeClear
+)
+
+// resize is one table replacement in progress; every writer that meets it
+// helps copy, as in the root package.
 type resize struct {
 	from, to *table
+	kind     resizeKind
 	chunks   int64
 	next     atomic.Int64 // next chunk to claim; opened (0) by the owner
 	left     atomic.Int64 // chunks not yet copied
