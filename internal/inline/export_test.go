@@ -38,3 +38,16 @@ const SlotsPerBucket = slotsPerBucket
 // LockedReads returns how many reads of m gave up on optimistic reads and
 // locked.
 func LockedReads[K comparable, V any](m *Map[K, V]) uint64 { return m.lockedReads.Load() }
+
+// Words returns the number of words m's current table holds in root
+// buckets and allocated overflow segments.
+func Words[K comparable, V any](m *Map[K, V]) int {
+	t := m.table.Load()
+	n := len(t.words)
+	for s := range t.ovf {
+		if t.ovf[s].Load() != nil {
+			n += int(t.ovfBase<<s)*t.bw + 1
+		}
+	}
+	return n
+}

@@ -355,3 +355,91 @@ func TestComputeAtomic(t *testing.T) {
 		t.Fatalf("LoadOrCompute created %d keys; want %d", created.Load(), adds)
 	}
 }
+
+// TestShrinkAfterMassDelete stores 100k keys, deletes 99% of them and
+// checks the table shrank (fewer root buckets, fewer words in roots and
+// overflow segments) with every survivor intact; then Clear returns the
+// table to its 8 initial buckets.
+func TestShrinkAfterMassDelete(t *testing.T) {
+	const n = 100_000
+	m := mustNew[int, int](t, false)
+	for i := range n {
+		m.Store(i, i)
+	}
+	rootsFull, _ := inline.Buckets(m)
+	wordsFull := inline.Words(m)
+	for i := range n {
+		if i%100 != 0 {
+			m.Delete(i)
+		}
+	}
+	roots, _ := inline.Buckets(m)
+	words := inline.Words(m)
+	t.Logf("100k keys: %d roots, %d words; 1k keys: %d roots, %d words", rootsFull, wordsFull, roots, words)
+	if roots >= rootsFull/8 || words >= wordsFull/8 {
+		t.Fatalf("after deleting 99%%: %d roots, %d words; want under 1/8 of %d, %d", roots, words, rootsFull, wordsFull)
+	}
+	for i := range n {
+		v, ok := m.Load(i)
+		if want := i%100 == 0; ok != want || (ok && v != i) {
+			t.Fatalf("Load(%d) = %d, %v; want present %v", i, v, ok, want)
+		}
+	}
+	if m.Len() != n/100 {
+		t.Fatalf("Len = %d; want %d", m.Len(), n/100)
+	}
+	m.Clear()
+	if roots, _ := inline.Buckets(m); roots != 8 || m.Len() != 0 {
+		t.Fatalf("after Clear: %d roots, Len %d; want 8, 0", roots, m.Len())
+	}
+}
+
+// TestShrinkDuringReads has a writer delete most of a grown table, so that
+// it shrinks several times, while readers Load and Range: every key that is
+// never deleted is found with its value, and Range visits it exactly once.
+func TestShrinkDuringReads(t *testing.T) {
+	const n, stable = 40_000, 100
+	m := mustNew[int, bigValue](t, false)
+	for i := range n {
+		m.Store(i, big(i))
+	}
+	rootsFull, _ := inline.Buckets(m)
+	var done atomic.Bool
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer done.Store(true)
+		for i := stable; i < n; i++ {
+			m.Delete(i)
+		}
+	})
+	ranges := 0
+	for !done.Load() || ranges < 3 {
+		seen := make(map[int]int, n)
+		m.Range(func(k int, v bigValue) bool {
+			if v != big(k) {
+				t.Fatalf("Range: %d = %+v; want %+v", k, v, big(k))
+			}
+			seen[k]++
+			return true
+		})
+		for k := range stable {
+			if seen[k] != 1 {
+				t.Fatalf("Range visited stable key %d %d times; want 1", k, seen[k])
+			}
+			if v, ok := m.Load(k); !ok || v != big(k) {
+				t.Fatalf("Load(%d) during shrink = %+v, %v", k, v, ok)
+			}
+		}
+		for k, c := range seen {
+			if c != 1 {
+				t.Fatalf("Range visited %d %d times", k, c)
+			}
+		}
+		ranges++
+	}
+	wg.Wait()
+	if roots, _ := inline.Buckets(m); roots >= rootsFull/8 {
+		t.Fatalf("table has %d roots after deleting down to %d keys; had %d: it did not shrink", roots, stable, rootsFull)
+	}
+	t.Logf("%d ranges", ranges)
+}
