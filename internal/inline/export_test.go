@@ -51,3 +51,6 @@ func Words[K comparable, V any](m *Map[K, V]) int {
 	}
 	return n
 }
+
+// Resizes returns how many tables m has replaced by a grow, shrink or clear.
+func Resizes[K comparable, V any](m *Map[K, V]) uint64 { return m.resizes.Load() }

@@ -48,6 +48,10 @@ type Map[K comparable, V any] struct {
 	// lockedReads counts Loads and Range chain copies that gave up on
 	// optimistic reads and locked: the figure a Stats would report.
 	lockedReads atomic.Uint64
+
+	// resizes counts the tables replaced by a grow, shrink or clear: the
+	// figure a Stats would report.
+	resizes atomic.Uint64
 }
 
 // New returns an empty Map, or an error wrapping ErrPointers if K or V
@@ -749,6 +753,7 @@ func (m *Map[K, V]) help(r *resize) {
 		}
 		if r.left.Add(-1) == 0 {
 			m.table.Store(r.to)
+			m.resizes.Add(1)
 			m.resizing.Store(nil)
 			close(r.done)
 			return
