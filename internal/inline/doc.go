@@ -26,6 +26,9 @@
 //     and its mutex in one cache line; here the mutexes live in a separate
 //     array of at most 1024 cache-line stripes (chain i uses stripe
 //     i&1023), which a writer touches and a reader never does.
+//   - An overflow bucket has the same header but 4 slots (its tag word's
+//     top 4 bytes stay 0): a chain that overflows at maxLoad mostly holds
+//     one to three entries more than its root.
 //   - Overflow buckets cannot be pointers in pointer-free memory: a link is
 //     a 32-bit number naming a bucket in the table's overflow segments,
 //     []uint64 arrays of doubling size (the first 1/128 of the root

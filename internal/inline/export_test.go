@@ -17,6 +17,9 @@ func Layout[K comparable, V any](m *Map[K, V]) (kw, vw, bw int) {
 	return t.kw, t.vw, t.bw
 }
 
+// OverflowWords returns the words per overflow bucket of m's table.
+func OverflowWords[K comparable, V any](m *Map[K, V]) int { return m.table.Load().obw }
+
 // Buckets returns the number of root buckets of m's table and of overflow
 // buckets allocated in it.
 func Buckets[K comparable, V any](m *Map[K, V]) (roots, overflow int) {
@@ -46,7 +49,7 @@ func Words[K comparable, V any](m *Map[K, V]) int {
 	n := len(t.words)
 	for s := range t.ovf {
 		if t.ovf[s].Load() != nil {
-			n += int(t.ovfBase<<s)*t.bw + 1
+			n += int(t.ovfBase<<s)*t.obw + 1
 		}
 	}
 	return n

@@ -104,6 +104,9 @@ func TestLayout(t *testing.T) {
 	if bw*8 != 144 {
 		t.Errorf("int->int bucket is %d bytes; want 144 (18 bytes per slot)", bw*8)
 	}
+	if obw := inline.OverflowWords(mustNew[int, int](t, false)); obw*8 != 80 {
+		t.Errorf("int->int overflow bucket is %d bytes; want 80 (a header and 4 slots)", obw*8)
+	}
 	kw, vw, bw = inline.Layout(mustNew[int32, [3]int32](t, false))
 	check("int32->[3]int32", kw, vw, bw, 1, 2)
 	kw, vw, bw = inline.Layout(mustNew[struct{}, flat](t, false))

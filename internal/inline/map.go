@@ -244,7 +244,7 @@ func (m *Map[K, V]) write(key K, value V, onlyIfAbsent bool) (prev V, loaded boo
 				}
 			}
 			if eb == nil {
-				if w := emptySlots(meta); w != 0 {
+				if w := emptyIn(b, root, meta); w != 0 {
 					eb, es = b, slotOf(w)
 				}
 			}
@@ -401,7 +401,7 @@ search:
 			}
 		}
 		if eb == nil {
-			if w := emptySlots(meta); w != 0 {
+			if w := emptyIn(b, root, meta); w != 0 {
 				eb, es = b, slotOf(w)
 			}
 		}

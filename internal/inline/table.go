@@ -58,6 +58,16 @@ const (
 	// row is behind a stream of writers, not one.
 	defaultReadRetries = 4
 
+	// ovfSlots is the number of slots of an overflow bucket: half a root
+	// bucket's. At maxLoad a chain that overflows mostly holds one to
+	// three entries more than its root, so a full-size overflow bucket
+	// would be mostly empty; its tag word still has 8 bytes, the top 4
+	// never set.
+	ovfSlots = 4
+
+	// ovfOccupied masks the tag bytes of an overflow bucket's slots.
+	ovfOccupied = occupiedBits >> (8 * (slotsPerBucket - ovfSlots))
+
 	// ovfSegments bounds the overflow segments of a table. Segment s holds
 	// ovfBase<<s buckets, so 32 segments hold 2^32 buckets, the most an
 	// overflow link (32 bits) can name.
@@ -101,7 +111,8 @@ type table struct {
 	kw    int    // words per key: its size rounded up to 8 bytes
 	vw    int    // words per value
 	sw    int    // words per slot: kw + vw
-	bw    int    // words per bucket: hdrWords + slotsPerBucket*sw
+	bw    int    // words per root bucket: hdrWords + slotsPerBucket*sw
+	obw   int    // words per overflow bucket: hdrWords + ovfSlots*sw
 
 	// locks[i&lockMask].mu protects every bucket of chain i: its words
 	// and the sequence counter in its root.
@@ -137,6 +148,7 @@ func newTable(nbuckets, kw, vw int, h hasher) *table {
 		vw:       vw,
 		sw:       sw,
 		bw:       bw,
+		obw:      hdrWords + ovfSlots*sw,
 		locks:    make([]lock, nl),
 		lockMask: uint64(nl - 1),
 		stripes:  make([]stripe, min(nbuckets, maxStripes)),
@@ -183,6 +195,15 @@ func matchTag(meta uint64, tag uint8) uint64 {
 
 func emptySlots(meta uint64) uint64 { return ^meta & occupiedBits }
 
+// emptyIn returns the empty slots of bucket b of the chain at root, whose
+// tag word read meta: an overflow bucket has only ovfSlots slots.
+func emptyIn(b, root unsafe.Pointer, meta uint64) uint64 {
+	if b == root {
+		return emptySlots(meta)
+	}
+	return ^meta & ovfOccupied
+}
+
 func slotOf(w uint64) int { return bits.TrailingZeros64(w) >> 3 }
 
 func setTag(meta uint64, slot int, tag uint8) uint64 {
@@ -202,7 +223,7 @@ func (t *table) segmentOf(o uint64) (s int, off uint64) {
 // after its segment was published, so the segment is there.
 func (t *table) overflow(n uint64) unsafe.Pointer {
 	s, off := t.segmentOf(n - 1)
-	return unsafe.Add(unsafe.Pointer(t.ovf[s].Load()), uintptr(off)*uintptr(t.bw)*8)
+	return unsafe.Add(unsafe.Pointer(t.ovf[s].Load()), uintptr(off)*uintptr(t.obw)*8)
 }
 
 // next returns the bucket after b in its chain, or nil.
@@ -226,11 +247,11 @@ func (t *table) newOverflow() (link uint64, b unsafe.Pointer) {
 	s, off := t.segmentOf(o)
 	p := t.ovf[s].Load()
 	if p == nil {
-		seg := make([]uint64, int(t.ovfBase<<s)*t.bw+1)
+		seg := make([]uint64, int(t.ovfBase<<s)*t.obw+1)
 		p = &seg[0]
 		t.ovf[s].Store(p)
 	}
-	return o + 1, unsafe.Add(unsafe.Pointer(p), uintptr(off)*uintptr(t.bw)*8)
+	return o + 1, unsafe.Add(unsafe.Pointer(p), uintptr(off)*uintptr(t.obw)*8)
 }
 
 // setNext links b to the overflow bucket named link, keeping b's sequence
@@ -265,10 +286,11 @@ func copyWords(dst, src unsafe.Pointer, n int) {
 // table no reader can reach yet, by the one helper that owns the chain.
 func (t *table) insertUnlocked(src unsafe.Pointer, h uint64) {
 	tag := tagOf(h)
-	b := t.root(t.indexOf(h))
+	root := t.root(t.indexOf(h))
+	b := root
 	for {
 		meta := atomic.LoadUint64(word(b, 1))
-		if w := emptySlots(meta); w != 0 {
+		if w := emptyIn(b, root, meta); w != 0 {
 			s := slotOf(w)
 			copyWords(t.keyAt(b, s), src, t.sw)
 			atomic.StoreUint64(word(b, 1), setTag(meta, s, tag))
