@@ -621,3 +621,32 @@ func TestCompareFloatValuesAsRoot(t *testing.T) {
 		t.Errorf("Len = %d; want 1", m.Len())
 	}
 }
+
+// TestWritesAllocateNothing asserts every write operation on present and
+// absent keys of a table that needs no grow allocates nothing: values are
+// compared without boxing, and requests and callbacks stay on the stack.
+func TestWritesAllocateNothing(t *testing.T) {
+	m := mustNew[int, bigValue](t, false)
+	for i := range 1000 {
+		m.Store(i, big(i))
+	}
+	i := 0
+	for _, c := range []struct {
+		name string
+		f    func()
+	}{
+		{"Swap", func() { m.Swap(i%1000, big(i)) }},
+		{"LoadAndStore", func() { m.LoadAndStore(i%1000, big(i)) }},
+		{"CompareAndSwap", func() { v, _ := m.Load(i % 1000); m.CompareAndSwap(i%1000, v, big(i)) }},
+		{"CompareAndDelete+Store", func() { v, _ := m.Load(i % 1000); m.CompareAndDelete(i%1000, v); m.Store(i%1000, v) }},
+		{"LoadAndDelete+Store", func() { m.LoadAndDelete(i % 1000); m.Store(i%1000, big(i)) }},
+		{"Compute", func() {
+			m.Compute(i%1000, func(bigValue, bool) (bigValue, inline.ComputeOp) { return big(i), inline.UpdateOp })
+		}},
+		{"LoadOrCompute", func() { m.LoadOrCompute(i%1000+5000, func() (bigValue, bool) { return big(i), true }) }},
+	} {
+		if a := testing.AllocsPerRun(1000, func() { i++; c.f() }); a != 0 {
+			t.Errorf("%s: %v allocations a call; want 0", c.name, a)
+		}
+	}
+}

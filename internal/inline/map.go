@@ -24,13 +24,12 @@ var ErrPointers = errors.New("type holds pointers")
 // are writes when they change the map; and every operation is a read, as
 // is Range for each entry it visits, and Len.
 //
-// Cost: Load takes no lock, writes nothing and allocates nothing unless
-// writers keep invalidating its read of the key's chain, in which case it
-// takes the chain's lock after a few tries. Every write locks one chain and
-// allocates nothing, except an overflow segment now and then and the table
-// on a resize (CompareAndSwap and CompareAndDelete may box values to
-// compare them). Len is O(1). A deletion that empties a bucket of a table
-// at most 1/16 full shrinks it; Clear replaces the table by the smallest.
+// Cost: Load takes no lock, writes nothing and allocates nothing; it takes
+// the chain's lock after a few tries if writers keep invalidating its read
+// of the key's chain. Every write locks one chain and allocates nothing,
+// except an overflow segment now and then and the table on a resize. Len
+// is O(1). A deletion that empties a bucket of a table at most 1/16 full
+// shrinks it; Clear replaces the table by the smallest.
 //
 // Range takes no lock unless writers keep invalidating it, and never blocks
 // writers otherwise; it visits each key at most once, and exactly once
