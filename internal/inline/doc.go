@@ -48,6 +48,19 @@
 // takes the chain's lock and reads under it, so readers make progress
 // behind a stream of writers of one hot chain.
 //
+// Compute, LoadOrCompute and the compare operations decide under the
+// chain's lock before the counter goes odd: the callback or comparison
+// runs first, then the words are written inside one odd-even pair, and the
+// unlock is deferred. A panicking callback thus leaves the chain unchanged,
+// its counter even and its lock free.
+//
+// # Shrink and Clear
+//
+// As in the root package, a deletion that empties a bucket of a table at
+// most 1/16 full (shrinkLoad) replaces it by one at load maxLoad/2, and
+// Clear by an 8-bucket table; both use the grow's cooperative copy, and
+// the old table's overflow segments go with it.
+//
 // Range copies a whole chain under one validation (or its lock), then calls
 // its function from the copy with no lock held: each key is in one chain,
 // so it is visited at most once, and a key present throughout is in that
