@@ -295,6 +295,12 @@ func analyzeFile(agg *rollout.Aggregator, path string, stderr io.Writer, report 
 		if st.Malformed > len(st.First) {
 			fmt.Fprintf(stderr, "  and %d more\n", st.Malformed-len(st.First))
 		}
+		if st.Events == 0 {
+			// Not "it holds no events": it holds only lines that are not.
+			key := agg.Experiment().Key
+			return noExposures(&rollout.NoExposuresError{Experiment: key, Malformed: st.Malformed},
+				"rollout analyze: no exposures of experiment %s in %s: all %d of its lines are malformed", key, path, st.Malformed)
+		}
 	}
 	return report(path)
 }

@@ -43,12 +43,14 @@ func TestRolloutHelp(t *testing.T) {
 
 // TestRolloutAnalyzeNoExposures pins the empty report with "sample ratio
 // ... ok" and exit 0 that analyze gave for an empty file, a file of
-// unrelated events and an empty topic: each is now exit 1 naming the
+// unrelated events, a file of only malformed lines (which it called
+// "no events") and an empty topic: each is now exit 1 naming the
 // source.
 func TestRolloutAnalyzeNoExposures(t *testing.T) {
 	dir := t.TempDir()
 	cfg := writeFile(t, dir, "experiments.yaml", mapImplConfig)
 	empty := writeFile(t, dir, "empty.jsonl", "")
+	malformed := writeFile(t, dir, "malformed.jsonl", "not json\n{\"experiment\n")
 	unrelated := writeFile(t, dir, "unrelated.jsonl", `{"experiment":"other","arm":"syncmap","unit":"u1"}`+"\n"+`{"foo":1}`+"\n")
 
 	c := exposureCluster(t)
@@ -59,6 +61,7 @@ func TestRolloutAnalyzeNoExposures(t *testing.T) {
 		names  []string // what the error must name
 	}{
 		{[]string{"-file", empty}, []string{empty, "no events"}},
+		{[]string{"-file", malformed}, []string{malformed, "all 2 of its lines are malformed"}},
 		{[]string{"-file", unrelated}, []string{unrelated, "2 events"}},
 		{[]string{"-brokers", brokers, "-topic", "exposures"}, []string{"topic exposures", brokers}},
 		{[]string{"-brokers", brokers, "-topic", "exposures", "-group", "g"}, []string{"topic exposures", brokers, "leave out -group"}},
