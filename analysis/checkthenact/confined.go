@@ -5,6 +5,8 @@ import (
 	"go/types"
 	"regexp"
 	"strings"
+
+	"github.com/mapguard/mapguard/analysis/internal/maptypes"
 )
 
 // loopDoc matches a doc comment saying the function runs on one loop:
@@ -62,7 +64,9 @@ func ownedBy(info *types.Info, e ast.Expr, owner types.Object) bool {
 	}
 }
 
-// sharedPointee reports whether t points to a struct with a mutex field.
+// sharedPointee reports whether t points to a struct with a mutex
+// field (maptypes.IsMutex: a sync.Mutex or RWMutex, a pointer to one, or
+// a wrapper with Lock and Unlock).
 func sharedPointee(t types.Type) bool {
 	p, ok := t.Underlying().(*types.Pointer)
 	if !ok {
@@ -73,8 +77,7 @@ func sharedPointee(t types.Type) bool {
 		return false
 	}
 	for i := 0; i < st.NumFields(); i++ {
-		switch types.TypeString(st.Field(i).Type(), nil) {
-		case "sync.Mutex", "sync.RWMutex", "*sync.Mutex", "*sync.RWMutex":
+		if maptypes.IsMutex(st.Field(i).Type()) {
 			return true
 		}
 	}

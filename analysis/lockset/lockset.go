@@ -241,28 +241,6 @@ func run(pass *analysis.Pass) (any, error) {
 	return nil, nil
 }
 
-// isMutex reports whether t (or *t) has Lock and Unlock methods.
-// It looks the two names up rather than building *t's method set: it
-// runs for every variable and field the walk meets, and a method set
-// sorts every method of the type (most of lockset's time on a large
-// package went there).
-func isMutex(t types.Type) bool {
-	if p, ok := t.Underlying().(*types.Pointer); ok {
-		t = p.Elem()
-	}
-	ptr := types.NewPointer(t)
-	has := func(name string) bool {
-		obj, _, _ := types.LookupFieldOrMethod(ptr, true, nil, name)
-		fn, ok := obj.(*types.Func)
-		if !ok {
-			return false
-		}
-		sig := fn.Type().(*types.Signature)
-		return sig.Params().Len() == 0 && sig.Results().Len() == 0
-	}
-	return has("Lock") && has("Unlock")
-}
-
 func isBuiltinMap(t types.Type) bool {
 	_, ok := t.Underlying().(*types.Map)
 	return ok && maptypes.Of(t) == maptypes.None
@@ -289,7 +267,7 @@ func (c *checker) findStructs() {
 			for i := 0; i < t.NumFields(); i++ {
 				fv := t.Field(i)
 				switch {
-				case isMutex(fv.Type()):
+				case maptypes.IsMutex(fv.Type()):
 					si.mutexes = append(si.mutexes, fv)
 					if fv.Embedded() {
 						si.embedded[fv] = true
@@ -538,7 +516,7 @@ func (c *checker) handsLockable(call *ast.CallExpr) lockables {
 		if st := structOf(t); st != nil && c.structs[st] != nil {
 			h.structs[st] = true
 		}
-		if isMutex(t) {
+		if maptypes.IsMutex(t) {
 			h.mutex = true
 		}
 	}
@@ -1120,7 +1098,7 @@ func lockFree(t types.Type) bool {
 		return false
 	}
 	for i := 0; i < st.NumFields(); i++ {
-		if isMutex(st.Field(i).Type()) {
+		if maptypes.IsMutex(st.Field(i).Type()) {
 			return false
 		}
 	}

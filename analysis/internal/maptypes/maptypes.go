@@ -132,6 +132,29 @@ func IsLockCall(info *types.Info, call *ast.CallExpr) (recv ast.Expr, delta int,
 	return nil, 0, false
 }
 
+// IsMutex reports whether t (or *t) has Lock and Unlock methods.
+// A sync.Mutex, a sync.RWMutex, a pointer to one, or a wrapper type with
+// those methods. It looks the two names up rather than building *t's
+// method set: lockset calls it for every variable and field its walk
+// meets, and a method set sorts every method of the type (most of
+// lockset's time on a large package went there).
+func IsMutex(t types.Type) bool {
+	if p, ok := t.Underlying().(*types.Pointer); ok {
+		t = p.Elem()
+	}
+	ptr := types.NewPointer(t)
+	has := func(name string) bool {
+		obj, _, _ := types.LookupFieldOrMethod(ptr, true, nil, name)
+		fn, ok := obj.(*types.Func)
+		if !ok {
+			return false
+		}
+		sig := fn.Type().(*types.Signature)
+		return sig.Params().Len() == 0 && sig.Results().Len() == 0
+	}
+	return has("Lock") && has("Unlock")
+}
+
 // FuncDecls indexes the package's function declarations by object, for
 // analyzers that look into the same-package functions a call reaches.
 func FuncDecls(files []*ast.File, info *types.Info) map[*types.Func]*ast.FuncDecl {

@@ -123,3 +123,25 @@ func (l *natsLoopState) flushPending(id string) {
 		l.stats.seen.Store(id, &natsOutsie{}) // silent: two lock-free hops from the receiver
 	}
 }
+
+// natsLock wraps a mutex, as some servers do to trace their locks.
+type natsLock struct{ mu sync.Mutex }
+
+func (l *natsLock) Lock()   { l.mu.Lock() }
+func (l *natsLock) Unlock() { l.mu.Unlock() }
+
+type natsRouter struct {
+	lock   natsLock // a value with a lock of its own: shared
+	routes sync.Map
+}
+
+type natsRoute struct {
+	router *natsRouter
+}
+
+// <Invoked from outbound connection's readLoop>
+func (r *natsRoute) addRoute(name string) {
+	if v, _ := r.router.routes.Load(name); v == nil {
+		r.router.routes.Store(name, &natsOutsie{}) // want `Store of r.router.routes after a Load of the same key`
+	}
+}
