@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/puzpuzpuz/xsync/v4"
+
 	"github.com/mapguard/mapguard"
 	"github.com/mapguard/mapguard/internal/inline"
 )
@@ -37,6 +39,19 @@ func (r *rwMap) Store(k, v int) {
 	r.mu.Unlock()
 }
 
+// syncMap is sync.Map typed for the benchmarks.
+type syncMap struct{ m sync.Map }
+
+func (s *syncMap) Load(k int) (int, bool) {
+	v, ok := s.m.Load(k)
+	if !ok {
+		return 0, false
+	}
+	return v.(int), true
+}
+
+func (s *syncMap) Store(k, v int) { s.m.Store(k, v) }
+
 var impls = []struct {
 	name string
 	make func(testing.TB) intMap
@@ -44,6 +59,8 @@ var impls = []struct {
 	{"inline", func(b testing.TB) intMap { return mustNew[int, int](b, false) }},
 	{"mapguard", func(testing.TB) intMap { return mapguard.NewMap[int, int]() }},
 	{"rwmutex", func(testing.TB) intMap { return &rwMap{m: map[int]int{}} }},
+	{"syncmap", func(testing.TB) intMap { return new(syncMap) }},
+	{"xsync", func(testing.TB) intMap { return xsync.NewMap[int, int]() }},
 }
 
 // gcCPU returns the GC's CPU time so far.
