@@ -7,9 +7,17 @@ import "unsafe"
 // comparison.
 func NewCollidingMap[K comparable, V any](opts ...Option) *Map[K, V] {
 	m := &Map[K, V]{cfg: newConfig(opts), collide: true}
-	m.init()
+	m.inl()
 	return m
 }
+
+// WithEntries makes a map store entry pointers even where its key and value
+// types allow inline storage, so that the suites run both representations
+// on the same types.
+func WithEntries() Option { return func(c *config) { c.entries = true } }
+
+// InlineEligible reports whether Map[K, V] stores its entries inline.
+func InlineEligible[K comparable, V any]() bool { return inlineEligible[K, V]() }
 
 // BucketSize is the size of one bucket, which the layout test pins.
 var BucketSize = unsafe.Sizeof(bucket[string, int]{})
@@ -19,8 +27,10 @@ var StripeSize = unsafe.Sizeof(stripe{})
 
 // HashOf returns the hash m gives key.
 func HashOf[K comparable, V any](m *Map[K, V], key K) uint64 {
-	t := m.init()
-	return hashKey(&t.hasher, key)
+	if it := m.inl(); it != nil {
+		return hashKey(&it.hasher, key)
+	}
+	return hashKey(&m.init().hasher, key)
 }
 
 // DedupKeys runs the iterator's duplicate filter over entries with keys.

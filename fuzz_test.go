@@ -162,8 +162,13 @@ func FuzzMapOps(f *testing.F) {
 			mapguard.NewMap[int, int](), mapguard.NewCollidingMap[int, int](),
 			mapguard.NewSnapshotMap[int, int](), newViewTaker(mapguard.NewCollidingSnapshotMap[int, int]()),
 			newObserved(mapguard.NewMap[int, int]()),
+			// int->int is stored inline above; these store entry pointers.
+			mapguard.NewMap[int, int](mapguard.WithEntries()), mapguard.NewCollidingMap[int, int](mapguard.WithEntries()),
 		}
-		refs := []*refMap{newRefMap(), newRefMap(), newRefMap(), newRefMap(), newRefMap()}
+		refs := make([]*refMap, len(ms))
+		for i := range refs {
+			refs[i] = newRefMap()
+		}
 		for ; len(data) >= fuzzOpLen; data = data[fuzzOpLen:] {
 			for i := range ms {
 				applyOp(t, ms[i], refs[i], data[0], int(data[1]%32), int(data[2]))

@@ -32,19 +32,33 @@ import (
 //     when its function returns UpdateOp, or DeleteOp on a present key;
 //     DeleteFunc for each entry it deletes.
 //
-// Cost: Load takes no lock, writes nothing and allocates nothing; it hashes
-// the key, reads one cache-line bucket (rarely more: chains are short) and
-// follows one pointer. Writes lock only the key's bucket and allocate one
-// entry. Size is O(GOMAXPROCS). Growing and shrinking copy the table in
-// chunks that all writers arriving during the resize share; readers and
-// iterators are never blocked by it.
+// Representation: when neither K nor V holds pointers (integers, floats,
+// bools, and arrays and structs of them) and a key and value together fit
+// in 64 bytes, the map stores them inline in its table, in memory that the
+// GC never scans, and a write allocates nothing. Otherwise each key and
+// value live in an immutable entry object that the table points to. The
+// choice is made once per map, on first use; [Map.Stats] reports it. The
+// API and guarantees below hold for both.
 //
-// Iteration (Range, All, Keys, Values) takes no lock and never blocks
-// writers. It visits each key at most once, and visits exactly once every
-// key that is present and unchanged for the whole iteration. It is not a
-// snapshot: a key stored or deleted during the iteration may or may not be
-// visited, and a visited value may be any value the key held during the
-// iteration.
+// Cost: Load takes no lock and allocates nothing; it hashes the key and
+// reads one bucket (rarely more: chains are short), and with entry
+// objects follows one pointer. Inline, it reads the bucket's words under
+// a sequence counter and retries if a writer changed the bucket meanwhile;
+// after four such retries it reads under the bucket's lock (counted in
+// Stats.LockedReads), so that readers of a key written without pause
+// still progress. Writes lock only the key's bucket; with entry objects
+// each allocates one entry. Size is O(GOMAXPROCS). Growing and shrinking
+// copy the table in chunks that all writers arriving during the resize
+// share; readers and iterators are never blocked by it.
+//
+// Iteration (Range, All, Keys, Values) calls its function with no lock
+// held, so writers never wait for it. It visits each key at most once, and
+// visits exactly once every key that is present and unchanged for the
+// whole iteration. It is not a snapshot: a key stored or deleted during
+// the iteration may or may not be visited, and a visited value may be any
+// value the key held during the iteration. Inline, it copies each bucket
+// chain under its sequence counter, and like Load takes the chain's lock
+// for that copy (a few loads) after four retries.
 type Map[K comparable, V any] struct {
 	_ noCopy
 
@@ -58,6 +72,15 @@ type Map[K comparable, V any] struct {
 	sample   atomic.Uint64
 	observer atomic.Pointer[func(op Op, hit bool, weight uint64)]
 
+	// itab is the table of the inline representation (inline_map.go),
+	// used instead of table when K and V hold no pointers: at most one of
+	// table and itab is ever set, by the first use of the map (inl).
+	// iresizing is its resize in progress, and lockedReads counts its
+	// reads that gave up on optimistic reads and locked a chain.
+	itab        atomic.Pointer[inlTable]
+	iresizing   atomic.Pointer[inlResize]
+	lockedReads atomic.Uint64
+
 	// cfg is set by NewMap before the map is shared and never changes.
 	cfg     config
 	collide bool // test hook: every key hashes alike
@@ -68,12 +91,13 @@ type Map[K comparable, V any] struct {
 // NewMap returns an empty map configured by opts.
 func NewMap[K comparable, V any](opts ...Option) *Map[K, V] {
 	m := &Map[K, V]{cfg: newConfig(opts)}
-	m.init()
+	m.inl()
 	return m
 }
 
-// init installs the first table if there is none and returns the current
-// table. It makes the zero Map usable.
+// init installs the first entry table if there is none and returns the
+// current table. Callers have checked that the map does not store its
+// entries inline (inl); a SnapshotMap's Map never does.
 func (m *Map[K, V]) init() *table[K, V] {
 	if t := m.table.Load(); t != nil {
 		return t
@@ -98,10 +122,7 @@ func (m *Map[K, V]) initSlow() *table[K, V] {
 func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 	t := m.table.Load()
 	if t == nil {
-		if w := m.sample.Load(); w != 0 && sampled(0, w) {
-			m.observe(w, OpLoad, false) // no table, no hasher: the sample takes h = 0
-		}
-		return value, false
+		return m.loadSlow(key)
 	}
 	// This is table.hash and a chain probe written out by hand: Load is the
 	// hottest path, and the calls cost as much as the probe (about 1 ns of
@@ -206,7 +227,8 @@ const (
 	opCompareDelete           // delete only if present and equal to old
 	opCompute                 // ask compute
 	opLoadOrCompute           // if absent, ask create
-	opDeleteEntry             // delete only if the key's entry is still ent
+	opDeleteEntry             // delete only if the key's entry is still ent (inline: its value's words are still raw)
+	opDelete                  // inline only: delete if present, report the old value
 )
 
 // request carries an operation and its arguments into mutate.
@@ -491,6 +513,16 @@ func (m *Map[K, V]) help(r *resize[K, V]) {
 
 // Store sets the value for key.
 func (m *Map[K, V]) Store(key K, value V) {
+	if m.table.Load() == nil {
+		if it := m.inl(); it != nil {
+			h := inlHash(it, key)
+			_, loaded := m.inlWrite(key, h, value, false)
+			if w := m.sample.Load(); w != 0 && sampled(h, w) {
+				m.observe(w, OpStore, loaded)
+			}
+			return
+		}
+	}
 	_, h := m.find(key, false)
 	prev := m.swap(key, h, &entry[K, V]{key: key, value: value})
 	if w := m.sample.Load(); w != 0 && sampled(h, w) {
@@ -502,6 +534,18 @@ func (m *Map[K, V]) Store(key K, value V) {
 // stores value and returns it. The loaded result is true if the value was
 // loaded, false if stored. A present key is found without taking a lock.
 func (m *Map[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool) {
+	if m.table.Load() == nil {
+		if it := m.inl(); it != nil {
+			h := inlHash(it, key)
+			if v, ok := m.inlLookup(it, h, key); ok {
+				return v, true
+			}
+			if prev, loaded := m.inlWrite(key, h, value, true); loaded {
+				return prev, true
+			}
+			return value, false
+		}
+	}
 	e, h := m.find(key, true)
 	if e != nil {
 		return e.value, true
@@ -524,6 +568,11 @@ func (m *Map[K, V]) LoadAndStore(key K, value V) (actual V, loaded bool) {
 // Swap stores value for key and returns the previous value, if any. The
 // loaded result reports whether the key was present.
 func (m *Map[K, V]) Swap(key K, value V) (previous V, loaded bool) {
+	if m.table.Load() == nil {
+		if it := m.inl(); it != nil {
+			return m.inlWrite(key, inlHash(it, key), value, false)
+		}
+	}
 	_, h := m.find(key, false)
 	if prev := m.swap(key, h, &entry[K, V]{key: key, value: value}); prev != nil {
 		return prev.value, true
@@ -631,6 +680,15 @@ func (m *Map[K, V]) swap(key K, h uint64, ne *entry[K, V]) *entry[K, V] {
 // any. The loaded result reports whether the key was present. An absent key
 // is detected without taking a lock.
 func (m *Map[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
+	if m.table.Load() == nil {
+		if it := m.inl(); it != nil {
+			h := inlHash(it, key)
+			if _, ok := m.inlLookup(it, h, key); !ok {
+				return value, false
+			}
+			return m.inlMutate(key, h, &inlRequest[V]{op: opDelete})
+		}
+	}
 	e, h := m.find(key, true)
 	if e == nil {
 		return value, false
@@ -672,6 +730,10 @@ func (m *Map[K, V]) delete(key K, h uint64) *entry[K, V] {
 
 // Delete deletes the value for key.
 func (m *Map[K, V]) Delete(key K) {
+	if m.table.Load() == nil && m.inl() != nil {
+		m.LoadAndDelete(key)
+		return
+	}
 	if e, h := m.find(key, true); e != nil {
 		m.delete(key, h)
 	}
@@ -682,6 +744,16 @@ func (m *Map[K, V]) Delete(key K) {
 // is not comparable, as sync.Map does.
 func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
 	checkComparable[V]("Map", "CompareAndSwap")
+	if m.table.Load() == nil {
+		if it := m.inl(); it != nil {
+			h := inlHash(it, key)
+			if v, ok := m.inlLookup(it, h, key); !ok || !valuesEqual(v, old) {
+				return false
+			}
+			_, swapped = m.inlMutate(key, h, &inlRequest[V]{op: opCompareSwap, value: new, old: old})
+			return swapped
+		}
+	}
 	e, h := m.find(key, true)
 	if e == nil || !valuesEqual(e.value, old) {
 		return false
@@ -695,6 +767,16 @@ func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
 // comparable, as sync.Map does.
 func (m *Map[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
 	checkComparable[V]("Map", "CompareAndDelete")
+	if m.table.Load() == nil {
+		if it := m.inl(); it != nil {
+			h := inlHash(it, key)
+			if v, ok := m.inlLookup(it, h, key); !ok || !valuesEqual(v, old) {
+				return false
+			}
+			_, deleted = m.inlMutate(key, h, &inlRequest[V]{op: opCompareDelete, old: old})
+			return deleted
+		}
+	}
 	e, h := m.find(key, true)
 	if e == nil || !valuesEqual(e.value, old) {
 		return false
@@ -726,6 +808,15 @@ const (
 // left as it was, its lock released. If fn cancels, LoadOrCompute returns
 // the zero value and false.
 func (m *Map[K, V]) LoadOrCompute(key K, fn func() (value V, cancel bool)) (actual V, loaded bool) {
+	if m.table.Load() == nil {
+		if it := m.inl(); it != nil {
+			h := inlHash(it, key)
+			if v, ok := m.inlLookup(it, h, key); ok {
+				return v, true
+			}
+			return m.inlMutate(key, h, &inlRequest[V]{op: opLoadOrCompute, create: fn})
+		}
+	}
 	e, h := m.find(key, true)
 	if e != nil {
 		return e.value, true
@@ -744,6 +835,11 @@ func (m *Map[K, V]) LoadOrCompute(key K, fn func() (value V, cancel bool)) (actu
 // same map. If fn panics, the panic propagates to the caller and the map is
 // left as it was, its lock released.
 func (m *Map[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op ComputeOp)) (actual V, ok bool) {
+	if m.table.Load() == nil {
+		if it := m.inl(); it != nil {
+			return m.inlMutate(key, inlHash(it, key), &inlRequest[V]{op: opCompute, compute: fn})
+		}
+	}
 	_, h := m.find(key, false)
 	return m.mutate(key, h, &request[K, V]{op: opCompute, compute: fn})
 }
@@ -754,6 +850,9 @@ func (m *Map[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op C
 // concurrently after del looked at the old one is never lost. del runs
 // without locks held and may use the map.
 func (m *Map[K, V]) DeleteFunc(del func(key K, value V) bool) int {
+	if m.table.Load() == nil {
+		return m.inlDeleteFunc(del)
+	}
 	n := 0
 	m.walk(nil, func(e *entry[K, V]) bool {
 		if del(e.key, e.value) {
@@ -768,8 +867,8 @@ func (m *Map[K, V]) DeleteFunc(del func(key K, value V) bool) int {
 }
 
 // Range calls f for each key and value in the map, until f returns false.
-// It takes no lock: f may call any method of the map, including a nested
-// Range, and writers are never blocked by it.
+// f runs with no lock held: it may call any method of the map, including
+// a nested Range, and writers never wait for it (see Map on iteration).
 //
 // Range visits each key at most once, and exactly once every key that is
 // present and unchanged for the whole call. It is not a snapshot: a key
@@ -820,6 +919,9 @@ func (m *Map[K, V]) Values() iter.Seq[V] {
 func (m *Map[K, V]) walk(f func(K, V) bool, fe func(*entry[K, V]) bool) {
 	t := m.table.Load()
 	if t == nil {
+		if f != nil {
+			m.inlRange(f, nil) // an inline map, or one not used yet
+		}
 		return
 	}
 	var (
@@ -916,6 +1018,9 @@ next:
 func (m *Map[K, V]) Size() int {
 	t := m.table.Load()
 	if t == nil {
+		if it := m.itab.Load(); it != nil {
+			return it.size()
+		}
 		return 0
 	}
 	return t.size()
@@ -925,6 +1030,13 @@ func (m *Map[K, V]) Size() int {
 // before it (and are cleared) or after it. The table returns to its initial
 // size, unless the map was made WithGrowOnly.
 func (m *Map[K, V]) Clear() {
+	if m.table.Load() == nil {
+		if it := m.inl(); it != nil {
+			for !m.inlStartResize(m.itab.Load(), resizeClear) {
+			}
+			return
+		}
+	}
 	for !m.startResize(m.init(), resizeClear) {
 	}
 }

@@ -69,7 +69,7 @@ type constructor[K comparable, V any] struct {
 // constructors lists every way to make a Map or a SnapshotMap: each
 // conformance test runs over all of them.
 func constructors[K comparable, V any]() []constructor[K, V] {
-	return []constructor[K, V]{
+	cs := []constructor[K, V]{
 		{name: "NewMap", make: func() testMap[K, V] { return mapguard.NewMap[K, V]() }},
 		{name: "zero", make: func() testMap[K, V] { return new(mapguard.Map[K, V]) }},
 		{name: "WithPresize", make: func() testMap[K, V] { return mapguard.NewMap[K, V](mapguard.WithPresize(3000)) }, presized: true},
@@ -82,6 +82,25 @@ func constructors[K comparable, V any]() []constructor[K, V] {
 		{name: "observed", make: func() testMap[K, V] { return newObserved(mapguard.NewMap[K, V]()) }},
 		{name: "observed-colliding", make: func() testMap[K, V] { return newObserved(mapguard.NewCollidingMap[K, V]()) }, collides: true},
 	}
+	if !mapguard.InlineEligible[K, V]() {
+		return cs
+	}
+	// Where K and V hold no pointers, the Map constructors above store
+	// entries inline; these store entry pointers, so both representations
+	// pass every test on the same types.
+	return append(cs, []constructor[K, V]{
+		{name: "entries", make: func() testMap[K, V] { return mapguard.NewMap[K, V](mapguard.WithEntries()) }},
+		{name: "entries-WithPresize", make: func() testMap[K, V] {
+			return mapguard.NewMap[K, V](mapguard.WithEntries(), mapguard.WithPresize(3000))
+		}, presized: true},
+		{name: "entries-WithGrowOnly", make: func() testMap[K, V] {
+			return mapguard.NewMap[K, V](mapguard.WithEntries(), mapguard.WithGrowOnly())
+		}, growOnly: true},
+		{name: "entries-colliding", make: func() testMap[K, V] {
+			return mapguard.NewCollidingMap[K, V](mapguard.WithEntries())
+		}, collides: true},
+		{name: "entries-observed", make: func() testMap[K, V] { return newObserved(mapguard.NewMap[K, V](mapguard.WithEntries())) }},
+	}...)
 }
 
 // observed is a Map whose Loads and Stores are observed (Observe) in
@@ -959,24 +978,46 @@ func TestComputeRunsFnOnceAcrossGrowth(t *testing.T) {
 }
 
 func TestStats(t *testing.T) {
-	m := mapguard.NewCollidingMap[int, int]()
-	for i := range 100 {
-		m.Store(i, i)
-	}
-	s := m.Stats()
-	// 100 entries in one chain of 5-slot buckets: 19 overflow buckets.
-	if s.Entries != 100 || s.OverflowBuckets != 19 {
-		t.Fatalf("colliding map with 100 entries: %+v; want 100 entries, 19 overflow buckets", s)
-	}
-	if want := float64(100) / float64(s.Buckets*5); s.LoadFactor != want {
-		t.Fatalf("LoadFactor = %v; want %v", s.LoadFactor, want)
-	}
-	if s.Capacity != s.Buckets*5*3/4 || s.SizeStripes < 1 || s.Resizing {
-		t.Fatalf("inconsistent stats: %+v", s)
+	for _, tc := range []struct {
+		name           string
+		opts           []mapguard.Option
+		inline         bool
+		slots          int // per root bucket
+		overflowBucket int // buckets chained by 100 colliding keys
+	}{
+		// 100 entries in one chain of 5-slot buckets: 19 overflow buckets.
+		{"entries", []mapguard.Option{mapguard.WithEntries()}, false, 5, 19},
+		// One 8-slot root bucket, then (100-8)/4 4-slot overflow buckets.
+		{"inline", nil, true, 8, 23},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := mapguard.NewCollidingMap[int, int](tc.opts...)
+			for i := range 100 {
+				m.Store(i, i)
+			}
+			s := m.Stats()
+			if s.Entries != 100 || s.OverflowBuckets != tc.overflowBucket || s.Inline != tc.inline {
+				t.Fatalf("colliding map with 100 entries: %+v; want 100 entries, %d overflow buckets, Inline %v", s, tc.overflowBucket, tc.inline)
+			}
+			if want := float64(100) / float64(s.Buckets*tc.slots); s.LoadFactor != want {
+				t.Fatalf("LoadFactor = %v; want %v", s.LoadFactor, want)
+			}
+			if s.Capacity != s.Buckets*tc.slots*3/4 || s.SizeStripes < 1 || s.Resizing || s.LockedReads != 0 {
+				t.Fatalf("inconsistent stats: %+v", s)
+			}
+		})
 	}
 	var zero mapguard.Map[string, int]
-	if s := zero.Stats(); s.Entries != 0 || s.Buckets != 0 || s.MinBuckets != 8 {
+	if s := zero.Stats(); s.Entries != 0 || s.Buckets != 0 || s.MinBuckets != 8 || s.Inline {
 		t.Fatalf("zero Map stats: %+v", s)
+	}
+	var zeroInt mapguard.Map[int, int]
+	zeroInt.Store(1, 1)
+	if s := zeroInt.Stats(); s.Entries != 1 || !s.Inline {
+		t.Fatalf("zero Map[int, int] after a Store: %+v; want 1 entry, inline", s)
+	}
+	if s := mapguard.NewMap[string, int]().Stats(); s.Inline {
+		t.Fatalf("Map[string, int] reports Inline: %+v", s)
 	}
 }
 

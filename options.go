@@ -11,6 +11,9 @@ type Option func(*config)
 type config struct {
 	presize  int
 	growOnly bool
+	// entries makes a map store entry pointers even where its types
+	// allow inline storage; tests use it to run both representations.
+	entries bool
 }
 
 func newConfig(opts []Option) config {
@@ -28,6 +31,15 @@ func (c config) minBuckets() int {
 		return defaultMinBuckets
 	}
 	return max(defaultMinBuckets, bucketsFor(c.presize, maxLoad))
+}
+
+// inlMinBuckets is minBuckets for the inline table, whose buckets hold
+// inlSlots entries.
+func (c config) inlMinBuckets() int {
+	if c.presize <= 0 {
+		return defaultMinBuckets
+	}
+	return max(defaultMinBuckets, inlBucketsFor(c.presize, maxLoad))
 }
 
 // WithPresize makes the map start with room for n entries before its first

@@ -26,6 +26,16 @@ type Stats struct {
 	Resizing bool
 	// SizeStripes is the number of cells of the striped size counter.
 	SizeStripes int
+	// Inline reports whether the map stores its keys and values inline in
+	// its table (K and V hold no pointers; see Map) rather than in entry
+	// objects. A map not used yet reports false.
+	Inline bool
+	// LockedReads counts reads of an inline map (Load and the other
+	// lookups, and iteration, chain by chain) that writers kept
+	// invalidating until the read took the chain's lock. A steady rise
+	// means a few keys are written so often that readers queue behind
+	// their writers. It is always 0 for entry tables.
+	LockedReads uint64
 }
 
 // Stats returns a description of the map's table. It costs O(GOMAXPROCS)
@@ -40,6 +50,12 @@ func (m *Map[K, V]) Stats() Stats {
 	}
 	t := m.table.Load()
 	if t == nil {
+		if it := m.itab.Load(); it != nil {
+			s.MinBuckets = m.cfg.inlMinBuckets()
+			s.Resizing = m.iresizing.Load() != nil
+			s.LockedReads = m.lockedReads.Load()
+			it.stats(&s)
+		}
 		return s
 	}
 	s.Entries = t.size()
