@@ -166,7 +166,9 @@ func inlProbe[K comparable](t *inlTable, root unsafe.Pointer, w0 uint64, tag uin
 }
 
 // loadSlow is Load on a map with no entry table: an inline map, or one not
-// used yet.
+// used yet. It is inlLookup written out with the table geometry taken from
+// K and V, which the compiler folds to constants: Load is the hottest
+// path, and the calls and multiplications cost as much as a cache miss.
 func (m *Map[K, V]) loadSlow(key K) (value V, ok bool) {
 	t := m.itab.Load()
 	if t == nil {
@@ -175,12 +177,58 @@ func (m *Map[K, V]) loadSlow(key K) (value V, ok bool) {
 		}
 		return value, false
 	}
-	h := inlHash(t, key)
+	var h uint64
+	if t.hasher.kind == hash64 {
+		h = mixInt(t.hasher.intSeed, *(*uint64)(unsafe.Pointer(&key)))
+	} else {
+		h = hashKey(&t.hasher, key)
+	}
+	kw, sw := inlWords[K](), inlSlotWords[K, V]()
+	idx := t.indexOf(h)
+	root := unsafe.Add(unsafe.Pointer(unsafe.SliceData(t.words)), uintptr(idx)*uintptr(inlHdrWords+inlSlots*sw)*8)
+	tag := tagOf(h)
+	for range inlReadRetries {
+		w0 := atomic.LoadUint64((*uint64)(root))
+		if w0&1 != 0 {
+			continue // a write is open
+		}
+		b, link := root, w0>>32
+	probe:
+		for {
+			for w := inlMatchTag(atomic.LoadUint64(word(b, 1)), tag); w != 0; w &= w - 1 {
+				p := unsafe.Add(b, uintptr(inlHdrWords+slotOf(w)*sw)*8)
+				if loadWords[K](p) == key {
+					value, ok = loadWords[V](unsafe.Add(p, uintptr(kw)*8)), true
+					break probe
+				}
+			}
+			if link == 0 {
+				break
+			}
+			b = t.overflow(link)
+			link = atomic.LoadUint64((*uint64)(b)) >> 32
+		}
+		if uint32(atomic.LoadUint64((*uint64)(root))) == uint32(w0) {
+			if w := m.sample.Load(); w != 0 && sampled(h, w) {
+				m.observe(w, OpLoad, ok)
+			}
+			return value, ok
+		}
+		value, ok = *new(V), false
+	}
 	value, ok = m.inlLookup(t, h, key)
 	if w := m.sample.Load(); w != 0 && sampled(h, w) {
 		m.observe(w, OpLoad, ok)
 	}
 	return value, ok
+}
+
+// inlSlotWords returns the words of one slot of Map[K, V]'s inline table:
+// a key's and a value's, or 1 if both are empty (so that the slots of a
+// chain copy stay apart in Range). It is a constant in each instantiation;
+// newInlTable computes the same from kw and vw.
+func inlSlotWords[K comparable, V any]() int {
+	return max(inlWords[K]()+inlWords[V](), 1)
 }
 
 // inlLookup returns the value of key, whose hash is h, in the inline table
