@@ -272,8 +272,8 @@ func (t *inlTable) insertUnlocked(src unsafe.Pointer, h uint64) {
 	}
 }
 
-func (t *inlTable) addSize(idx uint64, delta int64) {
-	t.stripes[idx&uint64(len(t.stripes)-1)].n.Add(delta)
+func (t *inlTable) addSize(delta int64) {
+	t.stripes[stripeHint()&uint64(len(t.stripes)-1)].n.Add(delta)
 }
 
 // size sums the counter stripes, clamped at zero.

@@ -331,9 +331,50 @@ func (m *Map[K, V]) inlWrite(key K, h uint64, value V, onlyIfAbsent bool) (prev 
 		}
 		inlInsertLocked(t, root, eb, es, last, tag, key, value)
 		t.lockOf(idx).Unlock()
-		t.addSize(idx, 1)
+		t.addSize(1)
 		return prev, false
 	}
+}
+
+// inlDelete deletes key, whose hash is h, and returns its value and
+// whether it was present. Like inlWrite it is inlMutate specialised, with
+// no deferred unlock because nothing between Lock and Unlock can panic.
+func (m *Map[K, V]) inlDelete(key K, h uint64) (prev V, loaded bool) {
+	t, idx := m.inlLockChain(h)
+	root := t.root(idx)
+	tag := tagOf(h)
+	for b := root; b != nil; b = t.next(b) {
+		meta := atomic.LoadUint64(word(b, 1))
+		for w := inlMatchTag(meta, tag); w != 0; w &= w - 1 {
+			s := slotOf(w)
+			if loadWords[K](t.keyAt(b, s)) == key {
+				prev = loadWords[V](t.valueAt(b, s))
+				meta = setTag(meta, s, 0)
+				inlClearTag(b, meta)
+				t.lockOf(idx).Unlock()
+				t.addSize(-1)
+				if meta == 0 && !m.cfg.growOnly {
+					m.inlMaybeShrink(t)
+				}
+				return prev, true
+			}
+		}
+	}
+	t.lockOf(idx).Unlock()
+	return prev, false
+}
+
+// inlClearTag deletes a key of bucket b by storing b's tag word meta, in
+// which the key's tag is cleared. It must be called with the chain's lock
+// held. The delete needs no sequence bump: it leaves the slot's words as
+// they are, so a reader that matched the tag before the store and reads
+// the key and value after it reads the deleted pair whole, a read that
+// overlapped the delete and may take effect before it. The words change
+// only when an insert reuses the slot, and inserts bump the counter, so a
+// reader still on the old tag then fails its validation. One fenced store
+// instead of three (on amd64 each is an XCHG).
+func inlClearTag(b unsafe.Pointer, meta uint64) {
+	atomic.StoreUint64(word(b, 1), meta)
 }
 
 // inlOverwrite stores v at p, the value of a present key of the chain at
@@ -401,7 +442,7 @@ func (m *Map[K, V]) inlMutate(key K, h uint64, req *inlRequest[V]) (V, bool) {
 		t, idx := m.inlLockChain(h)
 		v, ok, delta, out := m.inlMutateLocked(t, idx, h, key, req)
 		if delta != 0 {
-			t.addSize(idx, delta)
+			t.addSize(delta)
 		}
 		switch out {
 		case outShrink:
@@ -475,8 +516,6 @@ search:
 		case opCompareDelete:
 			ok = valuesEqual(old, req.old)
 			del = ok
-		case opDelete:
-			del = true
 		case opDeleteEntry:
 			p := t.valueAt(fb, fs)
 			ok = true
@@ -517,12 +556,8 @@ search:
 
 	switch {
 	case del:
-		// Clearing the tag is the delete; the slot's words stay until an
-		// insert reuses them, inside its own write.
 		meta := setTag(foundMeta, fs, 0)
-		inlBumpSeq(root)
-		atomic.StoreUint64(word(fb, 1), meta)
-		inlBumpSeq(root)
+		inlClearTag(fb, meta)
 		if meta == 0 && !m.cfg.growOnly {
 			out = outShrink
 		}
@@ -699,7 +734,7 @@ func (m *Map[K, V]) inlHelp(r *inlResize) {
 			break
 		}
 		if n := inlCopyChunk[K](r, c); n != 0 {
-			r.to.addSize(uint64(c), n)
+			r.to.addSize(n)
 		}
 		if r.left.Add(-1) == 0 {
 			m.itab.Store(r.to)

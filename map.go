@@ -228,7 +228,6 @@ const (
 	opCompute                 // ask compute
 	opLoadOrCompute           // if absent, ask create
 	opDeleteEntry             // delete only if the key's entry is still ent (inline: its value's words are still raw)
-	opDelete                  // inline only: delete if present, report the old value
 )
 
 // request carries an operation and its arguments into mutate.
@@ -274,10 +273,10 @@ const (
 // two results, whose meaning depends on req.op (see each caller).
 func (m *Map[K, V]) mutate(key K, h uint64, req *request[K, V]) (V, bool) {
 	for {
-		t, root, idx := m.lockChain(h)
+		t, root, _ := m.lockChain(h)
 		v, ok, delta, out := m.mutateLocked(t, root, h, key, req)
 		if delta != 0 {
-			t.addSize(idx, delta)
+			t.addSize(delta)
 		}
 		switch out {
 		case outShrink:
@@ -491,7 +490,7 @@ func (m *Map[K, V]) help(r *resize[K, V]) {
 			break
 		}
 		if n := r.copyChunk(c); n != 0 {
-			r.to.addSize(uint64(c), n)
+			r.to.addSize(n)
 		}
 		if r.left.Add(-1) == 0 {
 			m.table.Store(r.to)
@@ -640,7 +639,7 @@ func (m *Map[K, V]) lockChain(h uint64) (t *table[K, V], root *bucket[K, V], idx
 // a key that cannot be compared already panicked while being hashed).
 func (m *Map[K, V]) swap(key K, h uint64, ne *entry[K, V]) *entry[K, V] {
 	for {
-		t, root, idx := m.lockChain(h)
+		t, root, _ := m.lockChain(h)
 		tag := tagOf(h)
 		var (
 			eb   *bucket[K, V]
@@ -671,7 +670,7 @@ func (m *Map[K, V]) swap(key K, h uint64, ne *entry[K, V]) *entry[K, V] {
 		}
 		t.insertLocked(eb, es, last, tag, ne)
 		root.mu.Unlock()
-		t.addSize(idx, 1)
+		t.addSize(1)
 		return nil
 	}
 }
@@ -686,7 +685,7 @@ func (m *Map[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
 			if _, ok := m.inlLookup(it, h, key); !ok {
 				return value, false
 			}
-			return m.inlMutate(key, h, &inlRequest[V]{op: opDelete})
+			return m.inlDelete(key, h)
 		}
 	}
 	e, h := m.find(key, true)
@@ -703,7 +702,7 @@ func (m *Map[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
 // it is mutate specialised, with no deferred unlock because nothing
 // between Lock and Unlock can panic.
 func (m *Map[K, V]) delete(key K, h uint64) *entry[K, V] {
-	t, root, idx := m.lockChain(h)
+	t, root, _ := m.lockChain(h)
 	tag := tagOf(h)
 	for b := root; b != nil; b = b.next.Load() {
 		meta := b.meta.Load()
@@ -716,7 +715,7 @@ func (m *Map[K, V]) delete(key K, h uint64) *entry[K, V] {
 				b.meta.Store(meta)
 				s.Store(nil)
 				root.mu.Unlock()
-				t.addSize(idx, -1)
+				t.addSize(-1)
 				if meta == 0 && !m.cfg.growOnly {
 					m.maybeShrink(t)
 				}

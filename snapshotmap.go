@@ -337,7 +337,7 @@ func (s *SnapshotMap[K, V]) apply(key K, h uint64, r *slotRef[K, V], ve *ventry[
 	}
 	r.root.mu.Unlock()
 	if delta != 0 {
-		r.t.addSize(r.idx, delta)
+		r.t.addSize(delta)
 	}
 	if shrink {
 		s.m.maybeShrink(r.t)
