@@ -2,6 +2,7 @@ package bench_test
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -60,21 +61,38 @@ func BenchmarkRangeWhileWriting(b *testing.B) {
 }
 
 // BenchmarkMemory reports heap bytes per entry (B/entry) for 1,000,000
-// string->int entries, and the GC CPU time per full cycle (gc-cpu-ns) with
-// them resident. ns/op is the time to fill the map and measure it.
+// string->int and int->int entries, and the GC CPU time per full cycle
+// (gc-cpu-ns) with them resident. impl=none is the GC cycle with no map
+// at all (the keys alone resident), the floor the inline representation
+// of int->int aims at. ns/op is the time to fill the map and measure it.
 func BenchmarkMemory(b *testing.B) {
-	keys := bench.StringKeys(bench.MemoryEntries)
+	strs, ints := bench.StringKeys(bench.MemoryEntries), bench.IntKeys(bench.MemoryEntries)
 	for _, im := range bench.Impls() {
 		b.Run(fmt.Sprintf("keys=string/entries=1000000/impl=%s", im.Name), func(b *testing.B) {
-			var bytes, gc float64
-			for range b.N {
-				bytes += bench.BytesPerEntry(im.Strings, keys)
-				gc += float64(bench.GCCPUPerCycle(im.Strings, keys, 3).Nanoseconds())
-			}
-			b.ReportMetric(bytes/float64(b.N), "B/entry")
-			b.ReportMetric(gc/float64(b.N), "gc-cpu-ns")
+			memory(b, im.Strings, strs)
+		})
+		b.Run(fmt.Sprintf("keys=int/entries=1000000/impl=%s", im.Name), func(b *testing.B) {
+			memory(b, im.Ints, ints)
 		})
 	}
+	b.Run("keys=int/entries=1000000/impl=none", func(b *testing.B) {
+		var gc float64
+		for range b.N {
+			gc += float64(bench.GCCPUPerCycle(bench.Impls()[0].Ints, ints[:0], 3).Nanoseconds())
+		}
+		runtime.KeepAlive(ints)
+		b.ReportMetric(gc/float64(b.N), "gc-cpu-ns")
+	})
+}
+
+func memory[K comparable](b *testing.B, newMap func() bench.Map[K, int], keys []K) {
+	var bytes, gc float64
+	for range b.N {
+		bytes += bench.BytesPerEntry(newMap, keys)
+		gc += float64(bench.GCCPUPerCycle(newMap, keys, 3).Nanoseconds())
+	}
+	b.ReportMetric(bytes/float64(b.N), "B/entry")
+	b.ReportMetric(gc/float64(b.N), "gc-cpu-ns")
 }
 
 // BenchmarkReads is reads=100% on a prefilled map, with the copy-on-write
