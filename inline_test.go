@@ -183,10 +183,9 @@ func big(v int) bigValue {
 }
 
 // TestInlineWritesAllocateNothing checks that no write of an inline map
-// allocates once its table has room. Compute and LoadOrCompute are not
-// here: escape analysis cannot prove their fn stays on the stack (it
-// reaches the entry representation's request too), so a closure passed to
-// them is allocated by the caller, one allocation a call.
+// allocates once its table has room, not even the closures passed to
+// Compute and LoadOrCompute (they stay on the caller's stack only if
+// neither representation's write path lets them escape).
 func TestInlineWritesAllocateNothing(t *testing.T) {
 	m := mapguard.NewMap[int, bigValue](mapguard.WithPresize(8000))
 	for i := range 1000 {
@@ -204,6 +203,10 @@ func TestInlineWritesAllocateNothing(t *testing.T) {
 		{"CompareAndDelete+Store", func() { v, _ := m.Load(i % 1000); m.CompareAndDelete(i%1000, v); m.Store(i%1000, v) }},
 		{"LoadAndDelete+Store", func() { m.LoadAndDelete(i % 1000); m.Store(i%1000, big(i)) }},
 		{"Delete+LoadOrStore", func() { m.Delete(i % 1000); m.LoadOrStore(i%1000, big(i)) }},
+		{"Compute", func() {
+			m.Compute(i%1000, func(bigValue, bool) (bigValue, mapguard.ComputeOp) { return big(i), mapguard.UpdateOp })
+		}},
+		{"LoadOrCompute", func() { m.LoadOrCompute(i%1000+5000, func() (bigValue, bool) { return big(i), true }) }},
 	} {
 		if a := testing.AllocsPerRun(1000, func() { i++; c.f() }); a != 0 {
 			t.Errorf("%s: %v allocations a call; want 0", c.name, a)

@@ -238,9 +238,6 @@ type request[K comparable, V any] struct {
 	compute func(old V, loaded bool) (V, ComputeOp)
 	create  func() (V, bool)
 	ent     *entry[K, V] // opDeleteEntry: the entry to delete
-	// fresh, if set, is {key, value}, allocated before the lock is taken
-	// so that the allocation does not lengthen the critical section.
-	fresh *entry[K, V]
 }
 
 // mayInsert reports whether the operation can create an absent key.
@@ -252,10 +249,15 @@ func (r *request[K, V]) mayInsert() bool {
 	return false
 }
 
-// newEntry returns the entry to store for key and v.
-func (r *request[K, V]) newEntry(key K, v V) *entry[K, V] {
-	if r.fresh != nil {
-		return r.fresh
+// newEntry returns fresh, if set, else a new entry for key and v. fresh
+// is {key, value}, allocated before the lock is taken so that the
+// allocation does not lengthen the critical section. It is passed beside
+// the request, not in it: a request field stored in the table would make
+// escape analysis move every request's contents, Compute's function
+// included, to the heap.
+func newEntry[K comparable, V any](fresh *entry[K, V], key K, v V) *entry[K, V] {
+	if fresh != nil {
+		return fresh
 	}
 	return &entry[K, V]{key: key, value: v}
 }
@@ -271,10 +273,10 @@ const (
 
 // mutate applies req to key, whose hash is h, and returns the operation's
 // two results, whose meaning depends on req.op (see each caller).
-func (m *Map[K, V]) mutate(key K, h uint64, req *request[K, V]) (V, bool) {
+func (m *Map[K, V]) mutate(key K, h uint64, req *request[K, V], fresh *entry[K, V]) (V, bool) {
 	for {
 		t, root, _ := m.lockChain(h)
-		v, ok, delta, out := m.mutateLocked(t, root, h, key, req)
+		v, ok, delta, out := m.mutateLocked(t, root, h, key, req, fresh)
 		if delta != 0 {
 			t.addSize(delta)
 		}
@@ -294,7 +296,7 @@ func (m *Map[K, V]) mutate(key K, h uint64, req *request[K, V]) (V, bool) {
 // releases it. The deferred unlock keeps the lock from leaking when a user
 // callback or a value comparison panics; nothing is written before those
 // return, so a panic leaves the bucket as it was.
-func (m *Map[K, V]) mutateLocked(t *table[K, V], root *bucket[K, V], h uint64, key K, req *request[K, V]) (res V, ok bool, delta int64, out outcome) {
+func (m *Map[K, V]) mutateLocked(t *table[K, V], root *bucket[K, V], h uint64, key K, req *request[K, V], fresh *entry[K, V]) (res V, ok bool, delta int64, out outcome) {
 	defer root.mu.Unlock()
 	tag := tagOf(h)
 	// The chain walk is written out here and in swap rather than shared:
@@ -395,10 +397,10 @@ search:
 		}
 		return res, ok, -1, outDone
 	case set && found != nil:
-		fb.slotAt(fs).Store(req.newEntry(key, newValue))
+		fb.slotAt(fs).Store(newEntry(fresh, key, newValue))
 		return res, ok, 0, outDone
 	case set:
-		t.insertLocked(eb, es, last, tag, req.newEntry(key, newValue))
+		t.insertLocked(eb, es, last, tag, newEntry(fresh, key, newValue))
 		return res, ok, 1, outDone
 	}
 	return res, ok, 0, outDone
@@ -549,7 +551,7 @@ func (m *Map[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool) {
 	if e != nil {
 		return e.value, true
 	}
-	return m.mutate(key, h, &request[K, V]{op: opLoadOrStore, value: value, fresh: &entry[K, V]{key: key, value: value}})
+	return m.mutate(key, h, &request[K, V]{op: opLoadOrStore, value: value}, &entry[K, V]{key: key, value: value})
 }
 
 // LoadAndStore stores value for key and returns the value the key held
@@ -757,7 +759,7 @@ func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
 	if e == nil || !valuesEqual(e.value, old) {
 		return false
 	}
-	_, swapped = m.mutate(key, h, &request[K, V]{op: opCompareSwap, value: new, old: old, fresh: &entry[K, V]{key: key, value: new}})
+	_, swapped = m.mutate(key, h, &request[K, V]{op: opCompareSwap, value: new, old: old}, &entry[K, V]{key: key, value: new})
 	return swapped
 }
 
@@ -780,7 +782,7 @@ func (m *Map[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
 	if e == nil || !valuesEqual(e.value, old) {
 		return false
 	}
-	_, deleted = m.mutate(key, h, &request[K, V]{op: opCompareDelete, old: old})
+	_, deleted = m.mutate(key, h, &request[K, V]{op: opCompareDelete, old: old}, nil)
 	return deleted
 }
 
@@ -820,7 +822,7 @@ func (m *Map[K, V]) LoadOrCompute(key K, fn func() (value V, cancel bool)) (actu
 	if e != nil {
 		return e.value, true
 	}
-	return m.mutate(key, h, &request[K, V]{op: opLoadOrCompute, create: fn})
+	return m.mutate(key, h, &request[K, V]{op: opLoadOrCompute, create: fn}, nil)
 }
 
 // Compute calls fn with the current value for key (and whether it is
@@ -840,7 +842,7 @@ func (m *Map[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op C
 		}
 	}
 	_, h := m.find(key, false)
-	return m.mutate(key, h, &request[K, V]{op: opCompute, compute: fn})
+	return m.mutate(key, h, &request[K, V]{op: opCompute, compute: fn}, nil)
 }
 
 // DeleteFunc deletes every entry for which del returns true and returns the
@@ -856,7 +858,7 @@ func (m *Map[K, V]) DeleteFunc(del func(key K, value V) bool) int {
 	m.walk(nil, func(e *entry[K, V]) bool {
 		if del(e.key, e.value) {
 			_, h := m.find(e.key, false)
-			if _, ok := m.mutate(e.key, h, &request[K, V]{op: opDeleteEntry, ent: e}); ok {
+			if _, ok := m.mutate(e.key, h, &request[K, V]{op: opDeleteEntry, ent: e}, nil); ok {
 				n++
 			}
 		}

@@ -603,7 +603,7 @@ func TestGrowAndShrink(t *testing.T) {
 			ops.store(i, i)
 		}
 		grown := ops.stats()
-		if grown.Buckets <= grown.MinBuckets && grown.Grows == 0 && grown.MinBuckets*4 < size {
+		if grown.Buckets <= grown.MinBuckets && grown.Grows == 0 && grown.Capacity < size {
 			t.Fatalf("after %d stores: %+v; want a grown table", size, grown)
 		}
 		for i := range size {
@@ -822,9 +822,13 @@ func TestWithPresizeNegativePanics(t *testing.T) {
 	if s := m.Stats(); s.Capacity < 100000 || s.Buckets != s.MinBuckets {
 		t.Fatalf("WithPresize(100000): %+v; want capacity >= 100000 from the start", s)
 	}
-	m = mapguard.NewMap[int, int](mapguard.WithPresize(0))
-	if s := m.Stats(); s.Buckets != 8 {
-		t.Fatalf("WithPresize(0): %d buckets; want the default 8", s.Buckets)
+	// The default is 8 buckets either way: of entries, 30 entries before
+	// the first grow; inline, of 8 slots, 48.
+	if s := mapguard.NewMap[string, int](mapguard.WithPresize(0)).Stats(); s.Buckets != 8 || s.Capacity != 30 {
+		t.Fatalf("WithPresize(0), entries: %+v; want the default 8 buckets", s)
+	}
+	if s := mapguard.NewMap[int, int](mapguard.WithPresize(0)).Stats(); s.Buckets != 8 || s.Capacity != 48 {
+		t.Fatalf("WithPresize(0), inline: %+v; want the default 8 buckets", s)
 	}
 }
 
