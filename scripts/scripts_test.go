@@ -50,6 +50,7 @@ if [ "$1" = install ]; then
 		gcc) progs=gcc ;;
 		prometheus) progs="promtool prometheus" ;;
 		chromium) progs=chromium ;;
+		qemu-user) progs="qemu-aarch64 qemu-i386" ;;
 		*) progs= ;;
 		esac
 		for prog in $progs; do printf '#!/bin/sh\n' > "$FAKE_BIN/$prog"; chmod 755 "$FAKE_BIN/$prog"; done
@@ -145,7 +146,7 @@ func TestInstallAsRootWithoutSudo(t *testing.T) {
 		"uid=0", "frontend=noninteractive",
 		"policy=forbids", // no package may start its service
 		"--no-install-recommends",
-		" gcc ", " libc6-dev ", " prometheus ", " chromium",
+		" gcc ", " libc6-dev ", " prometheus ", " chromium ", " qemu-user",
 	} {
 		if !strings.Contains(install+" ", want) {
 			t.Errorf("apt-get install call %q lacks %q", install, want)
@@ -157,7 +158,7 @@ func TestInstallAsRootWithoutSudo(t *testing.T) {
 }
 
 func TestInstallThroughSudo(t *testing.T) {
-	f := newFakeMachine(t, 1000, true, "gcc", "chromium")
+	f := newFakeMachine(t, 1000, true, "gcc", "chromium", "qemu-aarch64", "qemu-i386")
 	out, apt, err := f.run(t)
 	if err != nil {
 		t.Fatalf("install-test-deps with sudo: %v\n%s", err, out)
@@ -183,7 +184,7 @@ func TestInstallNeitherRootNorSudoFails(t *testing.T) {
 
 func TestInstallNothingMissingRunsNoAptGet(t *testing.T) {
 	for _, browser := range []string{"chromium", "google-chrome"} {
-		f := newFakeMachine(t, 1000, false, "gcc", "promtool", "prometheus", browser)
+		f := newFakeMachine(t, 1000, false, "gcc", "promtool", "prometheus", browser, "qemu-aarch64", "qemu-i386")
 		out, apt, err := f.run(t)
 		if err != nil || len(apt) != 0 {
 			t.Errorf("with everything installed (%s): err %v, apt-get calls %q, output %q; want no apt-get and success", browser, err, apt, out)
