@@ -26,9 +26,10 @@ const (
 	linCompareAndSwap
 	linCompute
 	linSnapshot // SnapshotMap.Snapshot, then reads of the View
+	linClear    // every key; the partition gives each key's history a copy
 )
 
-var linOpNames = [...]string{"Load", "Store", "LoadOrStore", "LoadAndDelete", "Delete", "CompareAndSwap", "Compute", "Snapshot"}
+var linOpNames = [...]string{"Load", "Store", "LoadOrStore", "LoadAndDelete", "Delete", "CompareAndSwap", "Compute", "Snapshot", "Clear"}
 
 type linInput struct {
 	op    linOp
@@ -63,13 +64,25 @@ func computeStep(old int, loaded bool, add int) (int, mapguard.ComputeOp) {
 }
 
 // linModel is the sequential specification of one key of a map; histories
-// are partitioned by key, since every recorded operation touches one key.
+// are partitioned by key, since every recorded operation touches one key,
+// except Clear, which touches all: each key's history gets every Clear, a
+// delete of that key somewhere within the Clear's call. (That checks each
+// key against the contract "a concurrent write lands before the Clear, and
+// is cleared, or after it", not that one instant serves all keys.)
 var linModel = porcupine.Model{
 	Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
 		byKey := map[int][]porcupine.Operation{}
+		var clears []porcupine.Operation
 		for _, op := range history {
+			if op.Input.(linInput).op == linClear {
+				clears = append(clears, op)
+				continue
+			}
 			k := op.Input.(linInput).key
 			byKey[k] = append(byKey[k], op)
+		}
+		for k := range byKey {
+			byKey[k] = append(byKey[k], clears...)
 		}
 		var out [][]porcupine.Operation
 		for _, ops := range byKey {
@@ -95,7 +108,7 @@ var linModel = porcupine.Model{
 				return out == linOutput{value: s.value, ok: true}, linState{}
 			}
 			return out == linOutput{}, s
-		case linDelete:
+		case linDelete, linClear:
 			return true, linState{}
 		case linCompareAndSwap:
 			if s.present && s.value == in.old {
@@ -174,6 +187,8 @@ func mapOp(m testMap[int, int]) func(linInput) linOutput {
 			out.value, out.ok = m.LoadAndDelete(in.key)
 		case linDelete:
 			m.Delete(in.key)
+		case linClear:
+			m.Clear()
 		case linCompareAndSwap:
 			out.ok = m.CompareAndSwap(in.key, in.old, in.value)
 		case linCompute:
@@ -236,6 +251,34 @@ func TestLinearizable(t *testing.T) {
 	}
 }
 
+// TestLinearizableWithClear is TestLinearizable with Clear among the
+// operations, one in nine: every key's history must be linearizable with
+// each Clear deleting the key at some instant within its call.
+func TestLinearizableWithClear(t *testing.T) {
+	rounds := 10
+	if testing.Short() {
+		rounds = 3
+	}
+	clients := max(4, 2*runtime.GOMAXPROCS(0))
+	ops := append(append([]linOp{}, allLinOps...), linClear, linStore)
+	for _, c := range constructors[int, int]() {
+		t.Run(c.name, func(t *testing.T) {
+			var clears uint64
+			for round := range rounds {
+				m := c.make()
+				history := recordHistory(mapOp(m), ops, clients, 150, 3, uint64(round), nil)
+				clears += m.Stats().Clears
+				if res := porcupine.CheckOperationsTimeout(linModel, history, 20*time.Second); res != porcupine.Ok {
+					t.Fatalf("round %d: history of %d operations is %s; want Ok", round, len(history), res)
+				}
+			}
+			if _, isMap := c.make().(*mapguard.Map[int, int]); isMap && clears == 0 {
+				t.Errorf("no Clear ran in %d histories", rounds)
+			}
+		})
+	}
+}
+
 // TestLinearizabilityCheckerCatchesBugs makes sure the model can fail: a
 // history in which a Load sees a value after a completed Delete is illegal.
 func TestLinearizabilityCheckerCatchesBugs(t *testing.T) {
@@ -250,5 +293,19 @@ func TestLinearizabilityCheckerCatchesBugs(t *testing.T) {
 	history[2].Output = linOutput{}
 	if !porcupine.CheckOperations(linModel, history) {
 		t.Fatal("porcupine rejected a legal history")
+	}
+	// A Store that completed before a Clear began must be cleared; one
+	// that overlaps it may survive.
+	cleared := []porcupine.Operation{
+		{ClientId: 0, Input: linInput{op: linStore, key: 1, value: 7}, Call: 1, Output: linOutput{}, Return: 2},
+		{ClientId: 1, Input: linInput{op: linClear}, Call: 3, Output: linOutput{}, Return: 6},
+		{ClientId: 0, Input: linInput{op: linLoad, key: 1}, Call: 7, Output: linOutput{value: 7, ok: true}, Return: 8},
+	}
+	if porcupine.CheckOperations(linModel, cleared) {
+		t.Fatal("porcupine accepted a Load that saw a value stored before a completed Clear")
+	}
+	cleared[0].Call, cleared[0].Return = 4, 5 // the Store now overlaps the Clear
+	if !porcupine.CheckOperations(linModel, cleared) {
+		t.Fatal("porcupine rejected a Store that overlapped a Clear and survived it")
 	}
 }

@@ -637,12 +637,25 @@ func (s *SnapshotMap[K, V]) Size() int {
 }
 
 // Clear deletes every entry. Unlike Map.Clear it deletes them one by one,
-// so that Views keep the values they saw: it is not atomic with respect to
-// concurrent writes, and a View taken during a Clear sees some entries
-// deleted and others not. The table shrinks as entries go, unless a View
-// still needs them or the map was made WithGrowOnly.
+// so that Views keep the values they saw: it is not atomic across keys,
+// and a View taken during a Clear sees some entries deleted and others
+// not. For each key it is a Delete at some instant of the call: a write
+// that completes before Clear starts is cleared, and a write that
+// survives it took effect after the key's delete. The table shrinks as
+// entries go, unless a View still needs them or the map was made
+// WithGrowOnly.
 func (s *SnapshotMap[K, V]) Clear() {
-	s.DeleteFunc(func(K, V) bool { return true })
+	// Each visited key is deleted whatever it holds by then, not only if
+	// it still holds what the walk saw (DeleteFunc's rule): a value set
+	// between the two by a write that began before the Clear, such as a
+	// CompareAndSwap from the value the walk saw, would otherwise survive
+	// a Clear that must have deleted it (TestLinearizableWithClear).
+	s.m.walk(func(key K, head *version[V]) bool {
+		if _, ok := s.current(head); ok {
+			s.Delete(key)
+		}
+		return true
+	}, nil)
 	s.clears.Add(1)
 }
 
