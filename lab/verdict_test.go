@@ -104,8 +104,9 @@ func TestVerdicts(t *testing.T) {
 		{"cow-vs-rwmutex", join(times(3, r("cow", "", "reads_per_sec", 1e7, "p99_pause_ms", 0.5)), times(3, r("rwmutex", "", "reads_per_sec", 2e7, "p99_pause_ms", 0.1))), lab.Refuted},
 
 		{"shard-sequential-keys", []lab.Run{r("hashes", "", "keys", 100000, "fnv1a_max_over_mean", 1.03, "maphash_max_over_mean", 1.04, "sum_bytes_max_over_mean", 1.02)}, lab.Confirmed},
-		{"shard-sequential-keys", []lab.Run{r("hashes", "", "keys", 100000, "fnv1a_max_over_mean", 1.03, "maphash_max_over_mean", 1.04, "sum_bytes_max_over_mean", 2.0)}, lab.Partly},
-		{"shard-sequential-keys", []lab.Run{r("hashes", "", "keys", 100000, "fnv1a_max_over_mean", 1.9, "maphash_max_over_mean", 1.04, "sum_bytes_max_over_mean", 2.0)}, lab.Refuted},
+		{"shard-sequential-keys", []lab.Run{r("hashes", "", "keys", 100000, "fnv1a_max_over_mean", 1.03, "maphash_max_over_mean", 1.04, "sum_bytes_max_over_mean", 2.0)}, lab.Confirmed}, // the weak hash is a control: it does not decide
+		{"shard-sequential-keys", []lab.Run{r("hashes", "", "keys", 100000, "fnv1a_max_over_mean", 1.9, "maphash_max_over_mean", 1.04, "sum_bytes_max_over_mean", 2.0)}, lab.Partly},
+		{"shard-sequential-keys", []lab.Run{r("hashes", "", "keys", 100000, "fnv1a_max_over_mean", 1.9, "maphash_max_over_mean", 1.8, "sum_bytes_max_over_mean", 1.0)}, lab.Refuted},
 
 		{"syncmap-costs", times(3, r("bench", "", "load_ns", 3.0, "store_ns", 50.0)), lab.Confirmed},
 		{"syncmap-costs", times(3, r("bench", "", "load_ns", 13.0, "store_ns", 62.0)), lab.Partly},
