@@ -292,23 +292,12 @@ func (t *inlTable) mustGrow() bool {
 	return float64(t.size()) >= float64(t.nbuckets())*inlSlots*maxLoad
 }
 
-// bucketsFor returns the number of root buckets that holds n entries at
-// load, a power of two.
+// inlBucketsFor returns the number of root buckets that holds n entries
+// at load, a power of two.
 func inlBucketsFor(n int, load float64) int {
 	v := uint64(float64(n) / (inlSlots * load))
 	if v <= 1 {
 		return 1
 	}
 	return 1 << bits.Len64(v-1)
-}
-
-// inlResize is one table replacement in progress; every writer that meets it
-// helps copy, as in the root package.
-type inlResize struct {
-	from, to *inlTable
-	kind     resizeKind
-	chunks   int64
-	next     atomic.Int64 // next chunk to claim; opened (0) by the owner
-	left     atomic.Int64 // chunks not yet copied
-	done     chan struct{}
 }

@@ -499,60 +499,22 @@ search:
 	}
 
 	// Decide. Nothing is written until the decision is made.
-	var (
-		newValue V
-		set      bool // store newValue
-		del      bool // delete the key's slot
-	)
+	var old V
+	same := false
 	if fb != nil {
-		old := loadWords[V](t.valueAt(fb, fs))
-		res, ok = old, true
-		switch req.op {
-		case opLoadOrCompute:
-		case opCompareSwap:
-			if ok = valuesEqual(old, req.old); ok {
-				newValue, set = req.value, true
-			}
-		case opCompareDelete:
-			ok = valuesEqual(old, req.old)
-			del = ok
-		case opDeleteEntry:
+		old = loadWords[V](t.valueAt(fb, fs))
+		if req.op == opDeleteEntry {
+			same = true
 			p := t.valueAt(fb, fs)
-			ok = true
 			for i := range inlWords[V]() {
 				if atomic.LoadUint64(word(p, i)) != req.raw[i] {
-					ok = false
+					same = false
 					break
 				}
 			}
-			del = ok
-		case opCompute:
-			nv, cop := req.compute(old, true)
-			switch cop {
-			case UpdateOp:
-				newValue, set = nv, true
-				res = nv
-			case DeleteOp:
-				del, ok = true, false
-				res = *new(V)
-			}
-		}
-	} else {
-		switch req.op {
-		case opLoadOrCompute:
-			nv, cancel := req.create()
-			if !cancel {
-				newValue, set = nv, true
-				res = nv
-			}
-		case opCompute:
-			nv, cop := req.compute(res, false)
-			if cop == UpdateOp {
-				newValue, set = nv, true
-				res, ok = nv, true
-			}
 		}
 	}
+	res, ok, newValue, set, del := decide(req.op, fb != nil, old, req.value, req.old, req.compute, req.create, same)
 
 	switch {
 	case del:
@@ -698,60 +660,17 @@ func (m *Map[K, V]) inlStartResize(t *inlTable, kind resizeKind) bool {
 	if kind == resizeClear {
 		base = t.nbuckets()
 	}
-	chunks := int64((base + transferChunk - 1) / transferChunk)
-	r := &inlResize{
-		from:   t,
-		to:     newInlTable(n, t.kw, t.vw, t.hasher),
-		kind:   kind,
-		chunks: chunks,
-		done:   make(chan struct{}),
-	}
-	r.next.Store(chunks) // closed until checked below
-	r.left.Store(chunks)
-	if !m.iresizing.CompareAndSwap(nil, r) {
-		if r := m.iresizing.Load(); r != nil {
-			m.inlHelp(r)
-		}
-		return false
-	}
-	if m.itab.Load() != t {
-		// Another resize finished between our decision and our claim.
-		m.iresizing.Store(nil)
-		close(r.done)
-		return false
-	}
-	r.next.Store(0)
-	m.inlHelp(r)
-	return true
+	return claimResize(&m.itab, &m.iresizing, newResize(t, newInlTable(n, t.kw, t.vw, t.hasher), kind, base), m.inlHelp)
 }
 
 // inlHelp copies chunks of r until none is left to claim, then waits for r
 // to be published.
-func (m *Map[K, V]) inlHelp(r *inlResize) {
-	for {
-		c := r.next.Add(1) - 1
-		if c >= r.chunks {
-			break
-		}
+func (m *Map[K, V]) inlHelp(r *resize[inlTable]) {
+	runResize(r, &m.itab, &m.iresizing, func(c int64) {
 		if n := inlCopyChunk[K](r, c); n != 0 {
 			r.to.addSize(n)
 		}
-		if r.left.Add(-1) == 0 {
-			m.itab.Store(r.to)
-			switch r.kind {
-			case resizeGrow:
-				m.grows.Add(1)
-			case resizeShrink:
-				m.shrinks.Add(1)
-			case resizeClear:
-				m.clears.Add(1)
-			}
-			m.iresizing.Store(nil)
-			close(r.done)
-			return
-		}
-	}
-	<-r.done
+	}, m.countResize)
 }
 
 // inlCopyChunk copies chunk c of r.from into r.to and returns the number
@@ -762,7 +681,7 @@ func (m *Map[K, V]) inlHelp(r *inlResize) {
 // chain. Each source chain is copied under its lock, so a writer that
 // locked it before the resize began finishes first, and none writes it
 // after. A clear copies nothing but still locks every source chain once.
-func inlCopyChunk[K comparable](r *inlResize, c int64) int64 {
+func inlCopyChunk[K comparable](r *resize[inlTable], c int64) int64 {
 	from, to := r.from, r.to
 	base := uint64(min(from.nbuckets(), to.nbuckets()))
 	if r.kind == resizeClear {

@@ -63,7 +63,7 @@ type Map[K comparable, V any] struct {
 	_ noCopy
 
 	table    atomic.Pointer[table[K, V]]
-	resizing atomic.Pointer[resize[K, V]] // the resize in progress, or nil
+	resizing atomic.Pointer[resize[table[K, V]]] // the resize in progress, or nil
 	// sample says which Loads and Stores Observe's function sees: 0 for
 	// none; else the salt in the high 32 bits and the mask below (the
 	// salt is 1 when the mask is 0, so that the word is not 0). It sits
@@ -78,7 +78,7 @@ type Map[K comparable, V any] struct {
 	// iresizing is its resize in progress, and lockedReads counts its
 	// reads that gave up on optimistic reads and locked a chain.
 	itab        atomic.Pointer[inlTable]
-	iresizing   atomic.Pointer[inlResize]
+	iresizing   atomic.Pointer[resize[inlTable]]
 	lockedReads atomic.Uint64
 
 	// cfg is set by NewMap before the map is shared and never changes.
@@ -337,55 +337,11 @@ search:
 	}
 
 	// Decide. Nothing is written until the decision is made.
-	var (
-		newValue V
-		set      bool // store newValue
-		del      bool // delete found
-	)
+	var old V
 	if found != nil {
-		res, ok = found.value, true
-		switch req.op {
-		case opLoadOrStore, opLoadOrCompute:
-		case opCompareSwap:
-			if ok = valuesEqual(found.value, req.old); ok {
-				newValue, set = req.value, true
-			}
-		case opCompareDelete:
-			ok = valuesEqual(found.value, req.old)
-			del = ok
-		case opDeleteEntry:
-			ok = found == req.ent
-			del = ok
-		case opCompute:
-			nv, cop := req.compute(found.value, true)
-			switch cop {
-			case UpdateOp:
-				newValue, set = nv, true
-				res = nv
-			case DeleteOp:
-				del, ok = true, false
-				res = *new(V)
-			}
-		}
-	} else {
-		switch req.op {
-		case opLoadOrStore:
-			newValue, set = req.value, true
-			res = req.value
-		case opLoadOrCompute:
-			nv, cancel := req.create()
-			if !cancel {
-				newValue, set = nv, true
-				res = nv
-			}
-		case opCompute:
-			nv, cop := req.compute(res, false)
-			if cop == UpdateOp {
-				newValue, set = nv, true
-				res, ok = nv, true
-			}
-		}
+		old = found.value
 	}
+	res, ok, newValue, set, del := decide(req.op, found != nil, old, req.value, req.old, req.compute, req.create, found != nil && found == req.ent)
 
 	switch {
 	case del:
@@ -411,6 +367,61 @@ search:
 // incomparable dynamic value still panics, as == does.
 func valuesEqual[V any](a, b V) bool {
 	return any(a) == any(b)
+}
+
+// decide is the decision of a locked write, shared by both
+// representations: given whether the key was found and its value old, it
+// returns the operation's results and what to write: set (store newValue)
+// or del (delete the key). It runs the user's compute or create function,
+// before anything is written, so a panic in it leaves the map unchanged.
+// sameEntry reports, for opDeleteEntry, whether the key still holds the
+// very value the iteration showed.
+func decide[V any](op op, found bool, old, value, cmpOld V, compute func(V, bool) (V, ComputeOp), create func() (V, bool), sameEntry bool) (res V, ok bool, newValue V, set, del bool) {
+	if found {
+		res, ok = old, true
+		switch op {
+		case opLoadOrStore, opLoadOrCompute:
+		case opCompareSwap:
+			if ok = valuesEqual(old, cmpOld); ok {
+				newValue, set = value, true
+			}
+		case opCompareDelete:
+			ok = valuesEqual(old, cmpOld)
+			del = ok
+		case opDeleteEntry:
+			ok = sameEntry
+			del = ok
+		case opCompute:
+			nv, cop := compute(old, true)
+			switch cop {
+			case UpdateOp:
+				newValue, set = nv, true
+				res = nv
+			case DeleteOp:
+				del, ok = true, false
+				res = *new(V)
+			}
+		}
+		return res, ok, newValue, set, del
+	}
+	switch op {
+	case opLoadOrStore:
+		newValue, set = value, true
+		res = value
+	case opLoadOrCompute:
+		nv, cancel := create()
+		if !cancel {
+			newValue, set = nv, true
+			res = nv
+		}
+	case opCompute:
+		nv, cop := compute(res, false)
+		if cop == UpdateOp {
+			newValue, set = nv, true
+			res, ok = nv, true
+		}
+	}
+	return res, ok, newValue, set, del
 }
 
 // checkComparable panics with a message naming the package, the map type
@@ -456,60 +467,29 @@ func (m *Map[K, V]) startResize(t *table[K, V], kind resizeKind) bool {
 	if kind == resizeClear {
 		base = len(t.buckets)
 	}
-	chunks := int64((base + transferChunk - 1) / transferChunk)
-	r := &resize[K, V]{
-		from:   t,
-		to:     newTable[K, V](n, t.hasher),
-		kind:   kind,
-		chunks: chunks,
-		done:   make(chan struct{}),
-	}
-	r.next.Store(chunks) // closed until checked below
-	r.left.Store(chunks)
-	if !m.resizing.CompareAndSwap(nil, r) {
-		if r := m.resizing.Load(); r != nil {
-			m.help(r)
-		}
-		return false
-	}
-	if m.table.Load() != t {
-		// Another resize finished between our decision and our claim.
-		m.resizing.Store(nil)
-		close(r.done)
-		return false
-	}
-	r.next.Store(0)
-	m.help(r)
-	return true
+	return claimResize(&m.table, &m.resizing, newResize(t, newTable[K, V](n, t.hasher), kind, base), m.help)
 }
 
 // help copies chunks of r until none is left to claim, then waits for r to
 // be published.
-func (m *Map[K, V]) help(r *resize[K, V]) {
-	for {
-		c := r.next.Add(1) - 1
-		if c >= r.chunks {
-			break
-		}
-		if n := r.copyChunk(c); n != 0 {
+func (m *Map[K, V]) help(r *resize[table[K, V]]) {
+	runResize(r, &m.table, &m.resizing, func(c int64) {
+		if n := copyChunk(r, c); n != 0 {
 			r.to.addSize(n)
 		}
-		if r.left.Add(-1) == 0 {
-			m.table.Store(r.to)
-			switch r.kind {
-			case resizeGrow:
-				m.grows.Add(1)
-			case resizeShrink:
-				m.shrinks.Add(1)
-			case resizeClear:
-				m.clears.Add(1)
-			}
-			m.resizing.Store(nil)
-			close(r.done)
-			return
-		}
+	}, m.countResize)
+}
+
+// countResize counts a published resize of kind in the map's Stats.
+func (m *Map[K, V]) countResize(kind resizeKind) {
+	switch kind {
+	case resizeGrow:
+		m.grows.Add(1)
+	case resizeShrink:
+		m.shrinks.Add(1)
+	case resizeClear:
+		m.clears.Add(1)
 	}
-	<-r.done
 }
 
 // Store sets the value for key.

@@ -253,8 +253,8 @@ const (
 // resize is one table replacement in progress. Every writer that meets it
 // helps: it claims chunks of buckets, copies them into to, and the goroutine
 // that copies the last chunk publishes to as the map's table.
-type resize[K comparable, V any] struct {
-	from, to *table[K, V]
+type resize[T any] struct {
+	from, to *T
 	kind     resizeKind
 	chunks   int64
 	// next is the next chunk to claim. It starts at chunks (nothing to
@@ -265,6 +265,63 @@ type resize[K comparable, V any] struct {
 	done chan struct{}
 }
 
+// claimResize publishes r, a resize of t, as running and runs it with
+// help, or, if another resize is running, helps that one instead. It
+// reports whether it replaced t itself: false also when t is no longer
+// cur's table (another resize finished between the caller's decision and
+// this claim). The entry and the inline representations share it.
+func claimResize[T any](cur *atomic.Pointer[T], running *atomic.Pointer[resize[T]], r *resize[T], help func(*resize[T])) bool {
+	r.next.Store(r.chunks) // closed until checked below
+	r.left.Store(r.chunks)
+	if !running.CompareAndSwap(nil, r) {
+		if r := running.Load(); r != nil {
+			help(r)
+		}
+		return false
+	}
+	if cur.Load() != r.from {
+		running.Store(nil)
+		close(r.done)
+		return false
+	}
+	r.next.Store(0)
+	help(r)
+	return true
+}
+
+// newResize returns a resize of from into to, of kind, in chunks of
+// transferChunk buckets over base buckets, not yet claimed.
+func newResize[T any](from, to *T, kind resizeKind, base int) *resize[T] {
+	return &resize[T]{
+		from:   from,
+		to:     to,
+		kind:   kind,
+		chunks: int64((base + transferChunk - 1) / transferChunk),
+		done:   make(chan struct{}),
+	}
+}
+
+// runResize copies chunks of r with copyChunk until none is left to claim.
+// The goroutine that copies the last one publishes r.to as cur's table,
+// calls published and clears running; the others wait for it.
+func runResize[T any](r *resize[T], cur *atomic.Pointer[T], running *atomic.Pointer[resize[T]], copyChunk func(c int64), published func(resizeKind)) {
+	for {
+		c := r.next.Add(1) - 1
+		if c >= r.chunks {
+			break
+		}
+		copyChunk(c)
+		if r.left.Add(-1) == 0 {
+			cur.Store(r.to)
+			published(r.kind)
+			running.Store(nil)
+			close(r.done)
+			return
+		}
+	}
+	<-r.done
+}
+
 // copyChunk copies chunk c of r.from into r.to and returns the number of
 // entries it copied. A chunk is a range of indices in the smaller of the two
 // tables; every source bucket whose entries land in those destination
@@ -272,7 +329,7 @@ type resize[K comparable, V any] struct {
 // bucket. For a clear, nothing is copied, but every source bucket is still
 // locked once, so a writer that locked it before the clear began finishes
 // before the clear is published.
-func (r *resize[K, V]) copyChunk(c int64) int64 {
+func copyChunk[K comparable, V any](r *resize[table[K, V]], c int64) int64 {
 	from, to := r.from, r.to
 	base := min(len(from.buckets), len(to.buckets))
 	if r.kind == resizeClear {
