@@ -2,6 +2,7 @@ package mapguard
 
 import (
 	"reflect"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 )
@@ -329,7 +330,11 @@ func (m *Map[K, V]) inlWrite(key K, h uint64, value V, onlyIfAbsent bool) (prev 
 			m.inlStartResize(t, resizeGrow)
 			continue
 		}
-		inlInsertLocked(t, root, eb, es, last, tag, key, value)
+		if eb != nil {
+			inlInsertLocked(t, root, eb, es, last, tag, key, value)
+		} else {
+			inlInsertOverflow(t, t.lockOf(idx), root, last, tag, key, value)
+		}
 		t.lockOf(idx).Unlock()
 		t.addSize(1)
 		return prev, false
@@ -415,6 +420,22 @@ func inlInsertLocked[K comparable, V any](t *inlTable, root, eb unsafe.Pointer, 
 	inlBumpSeq(root)
 	inlSetNext(last, link)
 	inlBumpSeq(root)
+}
+
+// inlInsertOverflow is inlInsertLocked into a new overflow bucket for a
+// caller without a deferred unlock: making the bucket can panic (2^32
+// overflow buckets in one table, or a segment too large for an int on a
+// 32-bit machine), and then it releases the chain's lock mu, so a caller
+// that recovers finds the map usable. Nothing is written before that point.
+func inlInsertOverflow[K comparable, V any](t *inlTable, mu *sync.Mutex, root, last unsafe.Pointer, tag uint8, key K, value V) {
+	done := false
+	defer func() {
+		if !done {
+			mu.Unlock()
+		}
+	}()
+	inlInsertLocked(t, root, nil, 0, last, tag, key, value)
+	done = true
 }
 
 // inlRequest carries an operation and its arguments into inlMutate.

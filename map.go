@@ -828,8 +828,11 @@ func (m *Map[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op C
 // DeleteFunc deletes every entry for which del returns true and returns the
 // number it deleted. It iterates as Range does, and deletes an entry only if
 // the key still holds the very value del was shown, so a value stored
-// concurrently after del looked at the old one is never lost. del runs
-// without locks held and may use the map.
+// concurrently after del looked at the old one is never lost. For a map
+// that stores its entries inline (see Map), "the very value" means a value
+// with the same bytes: a concurrent write of that same value again after
+// del looked may be deleted with it. del runs without locks held and may
+// use the map.
 func (m *Map[K, V]) DeleteFunc(del func(key K, value V) bool) int {
 	if m.table.Load() == nil {
 		return m.inlDeleteFunc(del)

@@ -36,9 +36,10 @@ const (
 	// and per-tenant tables), so the floor stays small.
 	defaultMinBuckets = 8
 
-	// maxStripes bounds the size counter to 32 cache lines (2 KiB). Writers
-	// pick a stripe by bucket index, so n concurrent writers share a stripe
-	// with probability about n/32; xsync uses the same bound.
+	// maxStripes bounds the size counter to 32 cache lines (2 KiB). Each
+	// writer goroutine keeps to one stripe (stripeHint), so n concurrent
+	// writers share a stripe with probability about n/32; xsync uses the
+	// same bound.
 	maxStripes = 32
 
 	// transferChunk is how many buckets one resize helper claims at a time:
