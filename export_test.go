@@ -64,3 +64,13 @@ func Versions[K comparable, V any](s *SnapshotMap[K, V], key K) (n int, inMap bo
 	}
 	return n, ok
 }
+
+// ExhaustOverflowLinks makes m's inline table behave as if it had made
+// 2^32-1 overflow buckets, so the next one it needs panics. m must be
+// inline.
+func ExhaustOverflowLinks[K comparable, V any](m *Map[K, V]) {
+	t := m.itab.Load()
+	t.ovfMu.Lock()
+	t.novf = inlSeqMask
+	t.ovfMu.Unlock()
+}

@@ -1,9 +1,11 @@
 package mapguard_test
 
 import (
+	"fmt"
 	"math"
 	"reflect"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -296,5 +298,35 @@ func TestInlineTableNotScanned(t *testing.T) {
 	}
 	if inl > 1000 || ent < n {
 		t.Fatalf("live objects added by %d entries: inline %d (want a few: the table), entries %d (want >= %d)", n, inl, ent, n)
+	}
+}
+
+// TestOverflowPanicReleasesLock makes the overflow bucket a Store needs
+// impossible (as if 2^32-1 existed): the Store panics, and the chain's lock
+// must be free afterwards, so a caller that recovers can use the map.
+func TestOverflowPanicReleasesLock(t *testing.T) {
+	m := mapguard.NewCollidingMap[int, int]() // one chain
+	for i := range 8 {
+		m.Store(i, i) // fills the root bucket
+	}
+	mapguard.ExhaustOverflowLinks(m)
+	if msg := fmt.Sprint(catchPanic(func() { m.Store(8, 8) })); !strings.Contains(msg, "overflow") {
+		t.Fatalf("Store needing an impossible overflow bucket panicked with %q; want a panic about overflow buckets", msg)
+	}
+	done := make(chan struct{})
+	go func() {
+		m.Store(3, 30) // the same chain: needs its lock
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a Store after the recovered panic waited 5 s for the chain's lock: it was not released")
+	}
+	if v, ok := m.Load(3); !ok || v != 30 {
+		t.Fatalf("Load(3) = %d, %v; want 30, true", v, ok)
+	}
+	if _, ok := m.Load(8); ok || m.Size() != 8 {
+		t.Fatalf("after the panicked Store: key 8 present %v, Size %d; want absent, 8", ok, m.Size())
 	}
 }
