@@ -275,7 +275,7 @@ const (
 // two results, whose meaning depends on req.op (see each caller).
 func (m *Map[K, V]) mutate(key K, h uint64, req *request[K, V], fresh *entry[K, V]) (V, bool) {
 	for {
-		t, root, _ := m.lockChain(h)
+		t, root := m.lockChain(h)
 		v, ok, delta, out := m.mutateLocked(t, root, h, key, req, fresh)
 		if delta != 0 {
 			t.addSize(delta)
@@ -595,18 +595,17 @@ func (m *Map[K, V]) find(key K, probe bool) (e *entry[K, V], h uint64) {
 }
 
 // lockChain locks the root bucket of the chain for hash h in the current
-// table, helping any resize in progress first, and returns the table, the
-// locked root bucket and its index. Holding root.mu with no resize running
+// table, helping any resize in progress first, and returns the table and
+// the locked root bucket. Holding root.mu with no resize running
 // means the write lands in the current table: a resize installs m.resizing
 // before copying, and copies each chain under its root's mu.
-func (m *Map[K, V]) lockChain(h uint64) (t *table[K, V], root *bucket[K, V], idx uint64) {
+func (m *Map[K, V]) lockChain(h uint64) (t *table[K, V], root *bucket[K, V]) {
 	for {
 		t = m.table.Load()
-		idx = t.indexOf(h)
-		root = t.bucketAt(idx)
+		root = t.bucketAt(t.indexOf(h))
 		root.mu.Lock()
 		if m.resizing.Load() == nil && m.table.Load() == t {
-			return t, root, idx
+			return t, root
 		}
 		root.mu.Unlock()
 		if r := m.resizing.Load(); r != nil {
@@ -621,7 +620,7 @@ func (m *Map[K, V]) lockChain(h uint64) (t *table[K, V], root *bucket[K, V], idx
 // a key that cannot be compared already panicked while being hashed).
 func (m *Map[K, V]) swap(key K, h uint64, ne *entry[K, V]) *entry[K, V] {
 	for {
-		t, root, _ := m.lockChain(h)
+		t, root := m.lockChain(h)
 		tag := tagOf(h)
 		var (
 			eb   *bucket[K, V]
@@ -684,7 +683,7 @@ func (m *Map[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
 // it is mutate specialised, with no deferred unlock because nothing
 // between Lock and Unlock can panic.
 func (m *Map[K, V]) delete(key K, h uint64) *entry[K, V] {
-	t, root, _ := m.lockChain(h)
+	t, root := m.lockChain(h)
 	tag := tagOf(h)
 	for b := root; b != nil; b = b.next.Load() {
 		meta := b.meta.Load()

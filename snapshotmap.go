@@ -250,7 +250,6 @@ func (s *SnapshotMap[K, V]) resettle(key K) {
 type slotRef[K comparable, V any] struct {
 	t      *table[K, *version[V]]
 	root   *bucket[K, *version[V]]
-	idx    uint64
 	tag    uint8
 	fb     *bucket[K, *version[V]] // the key's bucket and slot, if found
 	fs     int
@@ -264,7 +263,7 @@ type slotRef[K comparable, V any] struct {
 // lock locks the chain of key, whose hash is h, and finds the key in it.
 func (s *SnapshotMap[K, V]) lock(key K, h uint64) slotRef[K, V] {
 	var r slotRef[K, V]
-	r.t, r.root, r.idx = s.m.lockChain(h)
+	r.t, r.root = s.m.lockChain(h)
 	r.tag = tagOf(h)
 	r.last = r.root
 search:
