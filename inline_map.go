@@ -341,6 +341,16 @@ func (m *Map[K, V]) inlWrite(key K, h uint64, value V, onlyIfAbsent bool) (prev 
 	}
 }
 
+// inlLoadAndDelete is LoadAndDelete on the inline table it: an absent key
+// is detected without taking a lock.
+func (m *Map[K, V]) inlLoadAndDelete(it *inlTable, key K) (value V, loaded bool) {
+	h := inlHash(it, key)
+	if _, ok := m.inlLookup(it, h, key); !ok {
+		return value, false
+	}
+	return m.inlDelete(key, h)
+}
+
 // inlDelete deletes key, whose hash is h, and returns its value and
 // whether it was present. Like inlWrite it is inlMutate specialised, with
 // no deferred unlock because nothing between Lock and Unlock can panic.

@@ -662,11 +662,7 @@ func (m *Map[K, V]) swap(key K, h uint64, ne *entry[K, V]) *entry[K, V] {
 func (m *Map[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
 	if m.table.Load() == nil {
 		if it := m.inl(); it != nil {
-			h := inlHash(it, key)
-			if _, ok := m.inlLookup(it, h, key); !ok {
-				return value, false
-			}
-			return m.inlDelete(key, h)
+			return m.inlLoadAndDelete(it, key)
 		}
 	}
 	e, h := m.find(key, true)
@@ -710,9 +706,11 @@ func (m *Map[K, V]) delete(key K, h uint64) *entry[K, V] {
 
 // Delete deletes the value for key.
 func (m *Map[K, V]) Delete(key K) {
-	if m.table.Load() == nil && m.inl() != nil {
-		m.LoadAndDelete(key)
-		return
+	if m.table.Load() == nil {
+		if it := m.inl(); it != nil {
+			m.inlLoadAndDelete(it, key)
+			return
+		}
 	}
 	if e, h := m.find(key, true); e != nil {
 		m.delete(key, h)
