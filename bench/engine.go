@@ -153,7 +153,7 @@ func (r *Runner) run(ctx context.Context, impl string, w Workload) (Result, erro
 			}
 			r.ints = ks
 		}
-		return run(ctx, impl, New[int, *Value], w, r.ints)
+		return runValues(ctx, impl, w, r.ints)
 	}
 	if r.strings == nil || len(r.strings.keys) != w.Keys {
 		r.ints, r.strings = nil, nil
@@ -164,7 +164,71 @@ func (r *Runner) run(ctx context.Context, impl string, w Workload) (Result, erro
 		}
 		r.strings = ks
 	}
-	return run(ctx, impl, New[string, *Value], w, r.strings)
+	return runValues(ctx, impl, w, r.strings)
+}
+
+// runValues runs w on keys ks with the values w's value type names.
+func runValues[K comparable](ctx context.Context, impl string, w Workload, ks *keySet[K]) (Result, error) {
+	if w.ValueType == "int" {
+		return run(ctx, impl, New[K, int64], w, ks, intValues())
+	}
+	return run(ctx, impl, New[K, *Value], w, ks, pointerValues(ks, w.ValueSize))
+}
+
+// values is how a run makes the values of type V it stores, and reads
+// back the sequence number each carries.
+type values[V any] struct {
+	// prefill returns the values of the first n keys, made before the
+	// map's memory is measured: value(i) is key i's, with sequence number i.
+	prefill func(ctx context.Context, n int) (value func(i int) V, err error)
+	// make returns a new value with sequence number n.
+	make func(n int64) V
+	// seq returns v's sequence number.
+	seq func(v V) int64
+	// inc returns the value Compute stores over old: old's number plus one,
+	// or 1 when there was none.
+	inc func(old V, loaded bool) V
+}
+
+// pointerValues makes *Value values with size bytes of payload, a new
+// allocation per write; the prefill's are kept in ks for the next run.
+func pointerValues[K comparable](ks *keySet[K], size int) values[*Value] {
+	return values[*Value]{
+		prefill: func(ctx context.Context, n int) (func(int) *Value, error) {
+			vals, err := ks.values(ctx, n, size)
+			if err != nil {
+				return nil, err
+			}
+			return func(i int) *Value { return vals[i] }, nil
+		},
+		make: func(n int64) *Value { return &Value{N: n, Data: make([]byte, size)} },
+		seq:  func(v *Value) int64 { return v.N },
+		inc: func(old *Value, loaded bool) *Value {
+			nv := &Value{N: 1}
+			if loaded {
+				nv.N, nv.Data = old.N+1, old.Data
+			}
+			return nv
+		},
+	}
+}
+
+// intValues makes int64 values, the sequence number itself: no pointers,
+// so mapguard.Map stores them inline.
+func intValues() values[int64] {
+	return values[int64]{
+		prefill: func(context.Context, int) (func(int) int64, error) {
+			return func(i int) int64 { return int64(i) }, nil
+		},
+		make: func(n int64) int64 { return n },
+		seq:  func(v int64) int64 { return v },
+		inc: func(old int64, loaded bool) int64 {
+			if loaded {
+				return old + 1
+			}
+			return 1
+		},
+	}
 }
 
 // keySet is a workload's keys and a way back from a key to its position,
@@ -305,7 +369,7 @@ type model struct {
 	mismatch string
 }
 
-func run[K comparable](ctx context.Context, impl string, newMap func(string) (Map[K, *Value], error), w Workload, ks *keySet[K]) (Result, error) {
+func run[K comparable, V any](ctx context.Context, impl string, newMap func(string) (Map[K, V], error), w Workload, ks *keySet[K], vs values[V]) (Result, error) {
 	keys := ks.keys
 	interrupted := func(phase string, err error) (Result, error) {
 		return Result{}, fmt.Errorf("%w: %s on %s, while %s: %w", ErrInterrupted, w.Name, impl, phase, err)
@@ -329,7 +393,7 @@ func run[K comparable](ctx context.Context, impl string, newMap func(string) (Ma
 
 	prefilled := int(w.Prefill * float64(len(keys)))
 	enterPhase("making the values")
-	vals, err := ks.values(ctx, prefilled, w.ValueSize)
+	prefillValue, err := vs.prefill(ctx, prefilled)
 	if err != nil {
 		return interrupted("making the values", err)
 	}
@@ -344,8 +408,8 @@ func run[K comparable](ctx context.Context, impl string, newMap func(string) (Ma
 	}
 	if prefilled > 0 {
 		enterPhase("prefilling")
-		if bs, ok := m.(batchStorer[K, *Value]); ok {
-			if !bs.batchStore(keys[:prefilled], func(i int) *Value { return vals[i] }, func() bool { return ctx.Err() != nil }) {
+		if bs, ok := m.(batchStorer[K, V]); ok {
+			if !bs.batchStore(keys[:prefilled], prefillValue, func() bool { return ctx.Err() != nil }) {
 				return interrupted("prefilling", ctx.Err())
 			}
 		} else {
@@ -353,7 +417,7 @@ func run[K comparable](ctx context.Context, impl string, newMap func(string) (Ma
 				if i%cancelEvery == 0 && ctx.Err() != nil {
 					return interrupted("prefilling", ctx.Err())
 				}
-				m.Store(k, vals[i])
+				m.Store(k, prefillValue(i))
 			}
 		}
 		if err := collect(ctx); err != nil {
@@ -435,7 +499,7 @@ func run[K comparable](ctx context.Context, impl string, newMap func(string) (Ma
 	// of the run's duration it finishes.
 	var halt atomic.Bool
 	defer context.AfterFunc(parent, func() { halt.Store(true) })()
-	pass := func(K, *Value) bool { return !halt.Load() }
+	pass := func(K, V) bool { return !halt.Load() }
 
 	for range w.Rangers {
 		aux.Go(func() {
@@ -467,7 +531,7 @@ func run[K comparable](ctx context.Context, impl string, newMap func(string) (Ma
 				for range w.BulkSize {
 					k := r.IntN(len(keys))
 					if v, ok := m.Load(keys[k]); ok {
-						m.Store(keys[k], &Value{N: v.N, Data: make([]byte, w.ValueSize)})
+						m.Store(keys[k], vs.make(vs.seq(v)))
 					}
 				}
 			}
@@ -489,6 +553,11 @@ func run[K comparable](ctx context.Context, impl string, newMap func(string) (Ma
 			h := &hists[id]
 			r := newRNG()
 			seq := seqBase + int64(id)
+			// Made once: a closure made per call would escape through
+			// the interface and cost every implementation an allocation.
+			inc := func(old V, loaded bool) (V, mapguard.ComputeOp) {
+				return vs.inc(old, loaded), mapguard.UpdateOp
+			}
 			var n int64
 			for n < perG && !stop.Load() {
 				// Look at stop after each operation, not each 64: one
@@ -524,35 +593,30 @@ func run[K comparable](ctx context.Context, impl string, newMap func(string) (Ma
 						m.Load(k)
 					case OpStore:
 						seq += int64(g)
-						m.Store(k, &Value{N: seq, Data: make([]byte, w.ValueSize)})
+						m.Store(k, vs.make(seq))
 						md.present[ki], md.value[ki] = true, seq
 					case OpDelete:
 						m.Delete(k)
 						md.present[ki] = false
 					case OpLoadOrStore:
 						seq += int64(g)
-						v, loaded := m.LoadOrStore(k, &Value{N: seq, Data: make([]byte, w.ValueSize)})
+						v, loaded := m.LoadOrStore(k, vs.make(seq))
+						got := vs.seq(v)
 						switch {
 						case !shared:
 							if !loaded {
 								md.present[ki], md.value[ki] = true, seq
-							} else if !md.present[ki] || md.value[ki] != v.N {
-								md.mismatch = fmt.Sprintf("LoadOrStore of key %d loaded %d; its owner stored %d (present %v)", ki, v.N, md.value[ki], md.present[ki])
+							} else if !md.present[ki] || md.value[ki] != got {
+								md.mismatch = fmt.Sprintf("LoadOrStore of key %d loaded %d; its owner stored %d (present %v)", ki, got, md.value[ki], md.present[ki])
 							}
 						case loaded:
-							md.seen[ki] = v.N
+							md.seen[ki] = got
 						default:
 							md.winners[ki]++
 							md.seen[ki] = seq
 						}
 					case OpCompute:
-						m.Compute(k, func(old *Value, loaded bool) (*Value, mapguard.ComputeOp) {
-							nv := &Value{N: 1}
-							if loaded {
-								nv.N, nv.Data = old.N+1, old.Data
-							}
-							return nv, mapguard.UpdateOp
-						})
+						m.Compute(k, inc)
 						if shared {
 							md.incs[ki]++
 						} else {
@@ -626,7 +690,7 @@ func run[K comparable](ctx context.Context, impl string, newMap func(string) (Ma
 		res.RangePass = median(passes)
 	}
 	enterPhase("checking the final state")
-	res.Check, err = check(parent, m, ks, models, shared, prefilled)
+	res.Check, err = check(parent, m, ks, vs.seq, models, shared, prefilled)
 	if err != nil {
 		return interrupted("checking the final state", err)
 	}
@@ -644,7 +708,7 @@ type batchStorer[K comparable, V any] interface {
 
 // check compares the map's final state with what the goroutines did, and
 // returns "" if they agree. It returns ctx's error if ctx is done first.
-func check[K comparable](ctx context.Context, m Map[K, *Value], ks *keySet[K], models []*model, shared bool, prefilled int) (string, error) {
+func check[K comparable, V any](ctx context.Context, m Map[K, V], ks *keySet[K], seq func(V) int64, models []*model, shared bool, prefilled int) (string, error) {
 	for _, md := range models {
 		if md.mismatch != "" {
 			return md.mismatch, nil
@@ -655,7 +719,7 @@ func check[K comparable](ctx context.Context, m Map[K, *Value], ks *keySet[K], m
 	found := make([]bool, len(keys))
 	problem := ""
 	visited := 0
-	m.Range(func(k K, v *Value) bool {
+	m.Range(func(k K, v V) bool {
 		if visited++; visited%cancelEvery == 0 && ctx.Err() != nil {
 			return false
 		}
@@ -666,7 +730,7 @@ func check[K comparable](ctx context.Context, m Map[K, *Value], ks *keySet[K], m
 		case found[i]:
 			problem = fmt.Sprintf("Range visited key %d twice", i)
 		default:
-			final[i], found[i] = v.N, true
+			final[i], found[i] = seq(v), true
 			return true
 		}
 		return false

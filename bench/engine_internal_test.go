@@ -32,25 +32,27 @@ func (l *lossyMap[K, V]) Compute(key K, fn func(V, bool) (V, mapguard.ComputeOp)
 }
 
 // TestCheckCatchesLostWrites runs presets on a map that loses writes: the
-// check must report it, for owner-partitioned writes and shared Compute.
+// check must report it, for owner-partitioned writes and shared Compute,
+// with pointer values and with int values.
 func TestCheckCatchesLostWrites(t *testing.T) {
-	for _, name := range []string{"session-table", "counter"} {
+	for _, name := range []string{"session-table", "counter", "counter-table"} {
 		var w Workload
 		for _, p := range Presets(50 * time.Millisecond) {
 			if p.Name == name {
 				w = p
 			}
 		}
-		newLossy := func(impl string) (Map[int, *Value], error) {
-			m, err := New[int, *Value](impl)
-			return &lossyMap[int, *Value]{Map: m}, err
-		}
 		w.KeyType = "int"
 		ks, err := newIntKeySet(context.Background(), w.Keys)
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := run(context.Background(), "mutex", newLossy, w, ks)
+		var res Result
+		if w.ValueType == "int" {
+			res, err = run(context.Background(), "mutex", newLossy[int64], w, ks, intValues())
+		} else {
+			res, err = run(context.Background(), "mutex", newLossy[*Value], w, ks, pointerValues(ks, w.ValueSize))
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,4 +60,10 @@ func TestCheckCatchesLostWrites(t *testing.T) {
 			t.Fatalf("%s on a map that drops writes: check = %q; want a reported mismatch", name, res.Check)
 		}
 	}
+}
+
+// newLossy makes the implementation impl, wrapped to lose writes.
+func newLossy[V any](impl string) (Map[int, V], error) {
+	m, err := New[int, V](impl)
+	return &lossyMap[int, V]{Map: m}, err
 }

@@ -104,7 +104,9 @@ func liveBytes(w Workload, impl string, gomaxprocs int) (live, mapBytes uint64, 
 		mapBytes *= 2
 	}
 	value := uint64(48) // Value{N, Data}: 40 bytes in a 48-byte size class
-	if w.ValueSize > 0 {
+	if w.ValueType == "int" {
+		value = 0 // in the map's entry, which entry costs count as a pointer's
+	} else if w.ValueSize > 0 {
 		value += uint64(w.ValueSize) + uint64(w.ValueSize)/8 + 16 // the payload and its size class's waste
 	}
 	values := n * value

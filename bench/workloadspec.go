@@ -51,7 +51,14 @@ type Workload struct {
 	Distribution string `yaml:"distribution" json:"distribution"`
 	// ZipfS is the zipf skew (s > 1; larger is more skewed).
 	ZipfS float64 `yaml:"zipf_s,omitempty" json:"zipf_s,omitempty"`
-	// ValueSize is the bytes of payload each stored value carries.
+	// ValueType is what the map stores: "pointer" (the default when
+	// empty), a pointer to a Value carrying ValueSize bytes of payload, as
+	// a cache's or a session table's values are; or "int", an int64 and
+	// nothing else, as a counter table's are (no pointers: mapguard.Map
+	// stores such entries inline, and a write allocates nothing).
+	ValueType string `yaml:"value_type,omitempty" json:"value_type,omitempty"`
+	// ValueSize is the bytes of payload each stored value carries (with
+	// value type "pointer").
 	ValueSize int `yaml:"value_size" json:"value_size"`
 	// Goroutines is the number of goroutines running the mix; 0 means
 	// GOMAXPROCS.
@@ -116,8 +123,12 @@ func (w *Workload) Validate() error {
 		return bad("distribution", strconv.Quote(w.Distribution), "uniform, zipf")
 	case w.Distribution == "zipf" && !(w.ZipfS > 1):
 		return bad("zipf_s", w.ZipfS, "a number greater than 1 (with distribution zipf)")
+	case w.ValueType != "" && w.ValueType != "pointer" && w.ValueType != "int":
+		return bad("value_type", strconv.Quote(w.ValueType), "pointer, int")
 	case w.ValueSize < 0 || w.ValueSize > 1<<20:
 		return bad("value_size", w.ValueSize, "0 to 1048576 bytes")
+	case w.ValueType == "int" && w.ValueSize != 0:
+		return bad("value_size", w.ValueSize, "0 with value_type int (an int64 carries no payload)")
 	case w.Goroutines < 0 || w.Goroutines > 4096:
 		return bad("goroutines", w.Goroutines, "0 (GOMAXPROCS) to 4096")
 	case w.Rangers < 0 || w.Rangers > 64:
@@ -155,6 +166,8 @@ func Presets(d time.Duration) []Workload {
 			BulkEvery: 100 * time.Millisecond, BulkSize: 256, Duration: d},
 		{Name: "counter", Mix: map[string]int{"compute": 90, "load": 10},
 			Keys: 1 << 10, KeyType: "int", Distribution: "zipf", ZipfS: 1.1, Duration: d},
+		{Name: "counter-table", Mix: map[string]int{"load": 70, "compute": 20, "store": 5, "delete": 5},
+			Keys: 1 << 18, KeyType: "int", ValueType: "int", Distribution: "uniform", Prefill: 1, Duration: d},
 	}
 }
 
@@ -356,6 +369,9 @@ func withDefaults(w Workload, set map[string]any, def Workload) Workload {
 	}
 	if !has("prefill") {
 		w.Prefill = def.Prefill
+	}
+	if !has("value_type") {
+		w.ValueType = def.ValueType
 	}
 	return w
 }

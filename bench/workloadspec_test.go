@@ -29,6 +29,8 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"distribution", func(w *bench.Workload) { w.Distribution = "normal" }},
 		{"zipf_s", func(w *bench.Workload) { w.Distribution, w.ZipfS = "zipf", 0.5 }},
 		{"value_size", func(w *bench.Workload) { w.ValueSize = -1 }},
+		{"value_type", func(w *bench.Workload) { w.ValueType = "string" }},
+		{"value_size", func(w *bench.Workload) { w.ValueType, w.ValueSize = "int", 64 }},
 		{"goroutines", func(w *bench.Workload) { w.Goroutines = -2 }},
 		{"duration", func(w *bench.Workload) { w.Duration = 0 }},
 		{"prefill", func(w *bench.Workload) { w.Prefill = 1.5 }},

@@ -52,7 +52,8 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	keyType := fs.String("key-type", "string", "key type: string or int (with -mix; overrides the presets' when set)")
 	dist := fs.String("dist", "uniform", "key distribution: uniform or zipf (with -mix; overrides the presets' when set)")
 	zipfS := fs.Float64("zipf-s", 1.1, "zipf skew, > 1")
-	valueSize := fs.Int("value-size", 0, "payload bytes per stored value")
+	valueType := fs.String("value-type", "pointer", "value type: pointer (a pointer to -value-size bytes of payload) or int (an int64: no pointers, stored inline by mapguard.Map) (with -mix; overrides the presets' when set)")
+	valueSize := fs.Int("value-size", 0, "payload bytes per stored value (with -value-type pointer)")
 	goroutines := fs.Int("goroutines", 0, "goroutines running the mix (0: GOMAXPROCS)")
 	prefill := fs.Float64("prefill", 0.5, "fraction of the keys stored before each run")
 	ops := fs.Int64("ops", 0, "stop each run after this many operations (0: run for -duration)")
@@ -141,6 +142,12 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 		if set["zipf-s"] || set["dist"] && *dist == "zipf" {
 			w.ZipfS = *zipfS
 		}
+		if set["value-type"] {
+			w.ValueType = *valueType
+			if *valueType == "int" && !set["value-size"] {
+				w.ValueSize = 0 // an int64 carries no payload; -value-size with it is refused
+			}
+		}
 		if set["value-size"] {
 			w.ValueSize = *valueSize
 		}
@@ -166,7 +173,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 			return nil, usagef("%v", err)
 		}
 		w := bench.Workload{Name: "custom", Mix: m, Keys: *keys, KeyType: *keyType, Distribution: *dist,
-			ZipfS: *zipfS, ValueSize: *valueSize, Goroutines: *goroutines, Prefill: *prefill, Ops: *ops, Duration: *duration}
+			ZipfS: *zipfS, ValueType: *valueType, ValueSize: *valueSize, Goroutines: *goroutines, Prefill: *prefill, Ops: *ops, Duration: *duration}
 		cfg.workloads = []bench.Workload{w}
 	case *file != "":
 		data, err := os.ReadFile(*file)
@@ -176,7 +183,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 		// The flags' values fill what the file leaves out, and a flag
 		// given explicitly overrides every workload of the file, as it
 		// does the presets.
-		def := bench.Workload{Keys: *keys, KeyType: *keyType, Distribution: *dist, ZipfS: *zipfS, ValueSize: *valueSize,
+		def := bench.Workload{Keys: *keys, KeyType: *keyType, Distribution: *dist, ZipfS: *zipfS, ValueType: *valueType, ValueSize: *valueSize,
 			Goroutines: *goroutines, Prefill: *prefill, Ops: *ops, Duration: *duration}
 		ws, err := bench.ParseWorkloads(data, def)
 		if err != nil {

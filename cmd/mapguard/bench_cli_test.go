@@ -360,3 +360,41 @@ func TestBenchWorkloadFileFlagOverrides(t *testing.T) {
 		t.Errorf("workload b (no value_size in the file) with -value-size 32: %d", w.ValueSize)
 	}
 }
+
+// TestBenchValueType: -value-type int makes int64 values, in -mix, over a
+// workload file and over a preset; a payload size with int values is
+// refused with exit code 2 rather than silently dropped.
+func TestBenchValueType(t *testing.T) {
+	cfg, err := parseBenchFlags([]string{"-mix", "load=90,store=10", "-value-type", "int"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := cfg.workloads[0]; w.ValueType != "int" {
+		t.Errorf("-mix with -value-type int: value type %q", w.ValueType)
+	}
+	path := writeWorkloadFile(t, "- name: a\n  mix: {load: 100}\n  value_type: int\n- name: b\n  mix: {store: 100}\n")
+	cfg, err = parseBenchFlags([]string{"-workload", path}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := cfg.workloads[0], cfg.workloads[1]; a.ValueType != "int" || b.ValueType != "pointer" {
+		t.Errorf("file: value types %q and %q; want the file's int and the default pointer", a.ValueType, b.ValueType)
+	}
+	cfg, err = parseBenchFlags([]string{"-preset", "session-table", "-value-type", "int"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := cfg.workloads[0]; w.ValueType != "int" || w.ValueSize != 0 {
+		t.Errorf("session-table with -value-type int: value type %q, size %d; want int, 0", w.ValueType, w.ValueSize)
+	}
+	for _, args := range [][]string{
+		{"-mix", "load=100", "-value-type", "int", "-value-size", "64"},
+		{"-preset", "counter-table", "-value-size", "64"},
+		{"-mix", "load=100", "-value-type", "float"},
+	} {
+		_, _, code, err := runBenchArgs(context.Background(), args...)
+		if code != 2 || err == nil || !strings.Contains(err.Error(), "value_") {
+			t.Errorf("%q: exit code %d, error %v; want 2 naming the value field", args, code, err)
+		}
+	}
+}

@@ -164,8 +164,12 @@ func describeWorkload(w bench.Workload) string {
 	if w.BulkEvery > 0 {
 		extra += fmt.Sprintf(", bulk update of %d keys every %v", w.BulkSize, w.BulkEvery)
 	}
-	return fmt.Sprintf("%s; %d %s keys, %s; %dB values; prefill %.0f%%%s",
-		strings.Join(mix, " "), w.Keys, w.KeyType, dist, w.ValueSize, 100*w.Prefill, extra)
+	values := fmt.Sprintf("%dB values", w.ValueSize)
+	if w.ValueType == "int" {
+		values = "int64 values"
+	}
+	return fmt.Sprintf("%s; %d %s keys, %s; %s; prefill %.0f%%%s",
+		strings.Join(mix, " "), w.Keys, w.KeyType, dist, values, 100*w.Prefill, extra)
 }
 
 // tableWidth is the width, in columns, the table fits without -wide: a
