@@ -8,7 +8,8 @@ import (
 type tableStats struct {
 	entries, capacity      int
 	grows, shrinks, clears uint64
-	hasTable               bool // capacity and resizes are meaningful
+	lockedReads            uint64
+	hasTable               bool // capacity, resizes and locked reads are meaningful
 }
 
 // Collector is the Prometheus collector of one instrumented map. It reads
@@ -22,6 +23,7 @@ type Collector struct {
 	entries  *prometheus.Desc
 	capacity *prometheus.Desc
 	resizes  *prometheus.Desc
+	locked   *prometheus.Desc
 	ops      *prometheus.Desc
 }
 
@@ -33,6 +35,7 @@ func newCollector(in *instrument, stats func() (tableStats, bool)) *Collector {
 		entries:  prometheus.NewDesc("mapguard_entries", "Entries in the map.", nil, cl),
 		capacity: prometheus.NewDesc("mapguard_capacity", "Entries the map's table holds before it grows.", nil, cl),
 		resizes:  prometheus.NewDesc("mapguard_resizes_total", "Table replacements of the map, by direction (grow, shrink, clear).", []string{"direction"}, cl),
+		locked:   prometheus.NewDesc("mapguard_locked_reads_total", "Reads of the map's inline table that writers kept invalidating until the read took the chain's lock (always 0 for an entry table).", nil, cl),
 		ops:      prometheus.NewDesc("mapguard_operations_total", "Operations on the map, by operation and result (hit, miss, stored, deleted).", []string{"op", "result"}, cl),
 	}
 }
@@ -42,6 +45,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.entries
 	ch <- c.capacity
 	ch <- c.resizes
+	ch <- c.locked
 	ch <- c.ops
 	c.in.iterSeconds.Describe(ch)
 	c.in.iterEntries.Describe(ch)
@@ -56,6 +60,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.resizes, prometheus.CounterValue, float64(st.grows), "grow")
 			ch <- prometheus.MustNewConstMetric(c.resizes, prometheus.CounterValue, float64(st.shrinks), "shrink")
 			ch <- prometheus.MustNewConstMetric(c.resizes, prometheus.CounterValue, float64(st.clears), "clear")
+			ch <- prometheus.MustNewConstMetric(c.locked, prometheus.CounterValue, float64(st.lockedReads))
 		}
 	}
 	v := c.in.ops.values()

@@ -35,7 +35,7 @@ func Instrument[K comparable, V any](m *mapguard.Map[K, V], name string, opts ..
 	om := &Map[K, V]{m: m, cancel: cancelCompute[V]}
 	om.in = newInstrument(name, newConfig(opts), mapCounters, func() (tableStats, bool) {
 		st := m.Stats()
-		return tableStats{entries: st.Entries, capacity: st.Capacity, grows: st.Grows, shrinks: st.Shrinks, clears: st.Clears, hasTable: true}, true
+		return tableStats{entries: st.Entries, capacity: st.Capacity, grows: st.Grows, shrinks: st.Shrinks, clears: st.Clears, lockedReads: st.LockedReads, hasTable: true}, true
 	}, mapHook(m))
 	return om
 }

@@ -7,6 +7,7 @@ import (
 	"runtime/pprof"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -321,5 +322,42 @@ func TestInstrumentMisuse(t *testing.T) {
 			}()
 			f()
 		}()
+	}
+}
+
+// TestLockedReadsExported: readers of a key that two writers store without
+// pause lose optimistic reads and take the chain's lock; the map's
+// Stats.LockedReads counts them and the collector exports the count as
+// mapguard_locked_reads_total.
+func TestLockedReadsExported(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := observe.Instrument(mapguard.NewMap[int, [3]int64](), "hot", observe.WithRegisterer(reg))
+	if got := gathered(t, reg, "mapguard_locked_reads_total", map[string]string{"map": "hot"}).GetCounter().GetValue(); got != 0 {
+		t.Fatalf("locked reads of a new map: %v", got)
+	}
+	m.Store(1, [3]int64{})
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for i := int64(0); !stop.Load(); i++ {
+				m.Store(1, [3]int64{i, i, i})
+			}
+		})
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for m.Stats().LockedReads == 0 && time.Now().Before(deadline) {
+		for range 1000 {
+			m.Load(1)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	want := m.Stats().LockedReads
+	if want == 0 {
+		t.Skip("no read lost to the writers in 5 s (one CPU?): nothing to export")
+	}
+	if got := gathered(t, reg, "mapguard_locked_reads_total", map[string]string{"map": "hot"}).GetCounter().GetValue(); got != float64(want) {
+		t.Errorf("mapguard_locked_reads_total = %v; Stats().LockedReads = %d", got, want)
 	}
 }

@@ -37,7 +37,7 @@ func InstrumentSnapshotMap[K comparable, V any](m *mapguard.SnapshotMap[K, V], n
 	sm := &SnapshotMap[K, V]{m: m, cancel: cancelCompute[V]}
 	sm.in = newInstrument(name, newConfig(opts), mapCounters, func() (tableStats, bool) {
 		st := m.Stats()
-		return tableStats{entries: st.Entries, capacity: st.Capacity, grows: st.Grows, shrinks: st.Shrinks, clears: st.Clears, hasTable: true}, true
+		return tableStats{entries: st.Entries, capacity: st.Capacity, grows: st.Grows, shrinks: st.Shrinks, clears: st.Clears, lockedReads: st.LockedReads, hasTable: true}, true
 	}, nil)
 	return sm
 }
