@@ -6,7 +6,9 @@ import (
 	"iter"
 	"math"
 	"math/rand/v2"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -889,6 +891,44 @@ func TestStdlibOnly(t *testing.T) {
 	deps := strings.Fields(string(out))
 	if len(deps) != 1 || deps[0] != "github.com/mapguard/mapguard" {
 		t.Fatalf("mapguard depends on non-standard packages: %v", deps)
+	}
+
+	// The module graph of a program that imports only the maps: its own
+	// module and this one, nothing else (a requirement of this module,
+	// even one only its tests use, would be listed, and could raise the
+	// program's minimum versions).
+	root, err := os.Getwd() // the package's directory: the module's root
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	gomod := "module example.com/mapsonly\n\ngo 1.26.0\n\nrequire github.com/mapguard/mapguard v0.0.0-00010101000000-000000000000\n\n" +
+		"replace github.com/mapguard/mapguard => " + root + "\n"
+	main := "package main\n\nimport \"github.com/mapguard/mapguard\"\n\nfunc main() {\n\tvar m mapguard.Map[string, int]\n\tm.Store(\"a\", 1)\n}\n"
+	for name, data := range map[string]string{"go.mod": gomod, "main.go": main} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gocmd := func(args ...string) string {
+		cmd := exec.Command("go", args...)
+		cmd.Dir = dir
+		// Outside any workspace, and with nothing to download: the graph
+		// must be complete without the network.
+		cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod", "GOPROXY=off")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("go %s in a program that imports only the maps: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	gocmd("build", "-o", filepath.Join(dir, "mapsonly"), ".")
+	var mods []string
+	for _, line := range strings.Split(strings.TrimSpace(gocmd("list", "-m", "all")), "\n") {
+		mods = append(mods, strings.Fields(line)[0])
+	}
+	if !slices.Equal(mods, []string{"example.com/mapsonly", "github.com/mapguard/mapguard"}) {
+		t.Fatalf("the module graph of a program that imports only the maps: %v; want that program and github.com/mapguard/mapguard alone", mods)
 	}
 }
 

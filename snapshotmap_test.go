@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/anishathalye/porcupine"
-
 	"github.com/mapguard/mapguard"
 )
 
@@ -371,52 +369,6 @@ func TestCheckRowRejectsMixedInstants(t *testing.T) {
 	}
 }
 
-// viewModel is the sequential specification of a whole SnapshotMap, for
-// histories that mix single-key operations with Snapshot, whose output is
-// the View's contents restricted to the hot keys.
-func viewModel(hotKeys int) porcupine.Model {
-	encode := func(state []linState) string {
-		var b strings.Builder
-		for k, s := range state {
-			if s.present {
-				fmt.Fprintf(&b, "%d=%d;", k, s.value)
-			}
-		}
-		return b.String()
-	}
-	return porcupine.Model{
-		Init: func() any { return "" },
-		Step: func(state, input, output any) (bool, any) {
-			st := decodeState(state.(string), hotKeys)
-			in, out := input.(linInput), output.(linOutput)
-			if in.op == linSnapshot {
-				return out.view == encode(st), state
-			}
-			ok, next := linModel.Step(st[in.key], input, output)
-			st[in.key] = next.(linState)
-			return ok, encode(st)
-		},
-		DescribeOperation: func(input, output any) string {
-			in, out := input.(linInput), output.(linOutput)
-			if in.op == linSnapshot {
-				return "Snapshot() -> {" + out.view + "}"
-			}
-			return linModel.DescribeOperation(input, output)
-		},
-	}
-}
-
-func decodeState(s string, hotKeys int) []linState {
-	st := make([]linState, hotKeys)
-	for _, kv := range strings.Split(s, ";") {
-		var k, v int
-		if _, err := fmt.Sscanf(kv, "%d=%d", &k, &v); err == nil {
-			st[k] = linState{v, true}
-		}
-	}
-	return st
-}
-
 // snapshotOp runs one recorded operation on s: a Snapshot's output is the
 // View's contents on the hot keys, read by iteration and checked against
 // the View's Load.
@@ -459,7 +411,6 @@ func TestViewLinearizable(t *testing.T) {
 	}
 	const hotKeys = 3
 	ops := []linOp{linStore, linDelete, linCompute, linLoad, linSnapshot, linSnapshot}
-	model := viewModel(hotKeys)
 	for _, c := range snapshotConstructors() {
 		t.Run(c.name, func(t *testing.T) {
 			var resizes uint64
@@ -468,33 +419,12 @@ func TestViewLinearizable(t *testing.T) {
 				history := recordHistory(snapshotOp(s, hotKeys), ops, 4, 40, hotKeys, uint64(round), churn(s))
 				st := s.Stats()
 				resizes += st.Grows + st.Shrinks
-				if res := porcupine.CheckOperationsTimeout(model, history, 20*time.Second); res != porcupine.Ok {
-					t.Fatalf("round %d: history of %d operations is %s; want Ok", round, len(history), res)
-				}
+				checkLinearizable(t, "view", hotKeys, history)
 			}
 			if resizes == 0 {
 				t.Error("no resize ran under the histories")
 			}
 		})
-	}
-}
-
-// TestViewCheckerCatchesTornSnapshot makes sure the model can fail: a View
-// that shows one key's new value and another key's old one, both written
-// before the Snapshot began, is illegal.
-func TestViewCheckerCatchesTornSnapshot(t *testing.T) {
-	model := viewModel(2)
-	history := []porcupine.Operation{
-		{ClientId: 0, Input: linInput{op: linStore, key: 0, value: 1}, Call: 1, Output: linOutput{}, Return: 2},
-		{ClientId: 0, Input: linInput{op: linStore, key: 1, value: 1}, Call: 3, Output: linOutput{}, Return: 4},
-		{ClientId: 1, Input: linInput{op: linSnapshot}, Call: 5, Output: linOutput{view: "0=1;"}, Return: 6},
-	}
-	if porcupine.CheckOperations(model, history) {
-		t.Fatal("porcupine accepted a torn View")
-	}
-	history[2].Output = linOutput{view: "0=1;1=1;"}
-	if !porcupine.CheckOperations(model, history) {
-		t.Fatal("porcupine rejected a legal history")
 	}
 }
 

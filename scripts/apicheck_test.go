@@ -127,7 +127,10 @@ func copyRootModule(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files = append(files, "../go.mod", "../go.sum")
+	files = append(files, "../go.mod")
+	if _, err := os.Stat("../go.sum"); err == nil {
+		files = append(files, "../go.sum") // the maps' module requires nothing: no go.sum
+	}
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {
 			continue

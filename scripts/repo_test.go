@@ -559,7 +559,7 @@ func checkWorkflow(data []byte) []string {
 				setupGo = i
 			case strings.TrimSpace(step.Run) == ".ci/run":
 				ciRun = i
-			case strings.Contains(step.Run, "go run golang.org/x/vuln/cmd/govulncheck@") && strings.HasSuffix(strings.TrimSpace(step.Run), " ./..."):
+			case strings.Contains(step.Run, "go run golang.org/x/vuln/cmd/govulncheck@") && strings.HasSuffix(strings.TrimSpace(step.Run), " "+everyModule):
 				govulncheck = i
 			}
 		}
@@ -596,7 +596,7 @@ func checkWorkflow(data []byte) []string {
 		problems = append(problems, fmt.Sprintf(".ci/run runs on %v; want %v", ran, wantCI))
 	}
 	if vulnJobs == 0 {
-		problems = append(problems, "no job runs go run golang.org/x/vuln/cmd/govulncheck@... ./...")
+		problems = append(problems, "no job runs go run golang.org/x/vuln/cmd/govulncheck@... "+everyModule)
 	}
 	return problems
 }
@@ -615,6 +615,11 @@ func TestCIWorkflow(t *testing.T) {
 	}
 }
 
+// everyModule is the package pattern of every module of the workspace,
+// as the workflow's govulncheck step spells it: ./... alone stops where a
+// nested module begins.
+const everyModule = "$(go list -m -f '{{.Dir}}/...')"
+
 // TestCIWorkflowCheckCanFail feeds checkWorkflow broken copies of the real
 // workflow.
 func TestCIWorkflowCheckCanFail(t *testing.T) {
@@ -625,7 +630,7 @@ func TestCIWorkflowCheckCanFail(t *testing.T) {
 		"a fixed Go version":   strings.Replace(text, "go-version: ${{ matrix.go }}", "go-version: '1.26.x'", 1),
 		"a fixed runner":       strings.Replace(text, "runs-on: ${{ matrix.os }}", "runs-on: ubuntu-24.04", 1),
 		"scripts/test called":  strings.Replace(text, "run: .ci/run", "run: scripts/test", 1),
-		"no govulncheck":       strings.Replace(text, "govulncheck@latest ./...", "govulncheck@latest .", 1),
+		"no govulncheck":       strings.Replace(text, "govulncheck@latest "+everyModule, "govulncheck@latest ./...", 1),
 		"an unpinned action":   strings.Replace(text, "actions/checkout@v4", "actions/checkout@main", 1),
 		"no pull_request":      strings.Replace(text, "  pull_request:\n", "", 1),
 		"no setup-go":          strings.Replace(text, "actions/setup-go@v5", "actions/cache@v4", 1),
