@@ -49,9 +49,9 @@ func TestCheckCatchesLostWrites(t *testing.T) {
 		}
 		var res Result
 		if w.ValueType == "int" {
-			res, err = run(context.Background(), "mutex", newLossy[int64], w, ks, intValues())
+			res, err = run(context.Background(), "mutex", newLossy[int64], w, ks, intValues(), Hooks{})
 		} else {
-			res, err = run(context.Background(), "mutex", newLossy[*Value], w, ks, pointerValues(ks, w.ValueSize))
+			res, err = run(context.Background(), "mutex", newLossy[*Value], w, ks, pointerValues(ks, w.ValueSize), Hooks{})
 		}
 		if err != nil {
 			t.Fatal(err)

@@ -1,6 +1,7 @@
 package bench_test
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"sync"
@@ -22,41 +23,64 @@ import (
 
 func BenchmarkMap(b *testing.B) {
 	for _, size := range bench.Sizes() {
-		strs, ints := bench.StringKeys(size), bench.IntKeys(size)
 		for _, mix := range bench.Mixes() {
 			for _, im := range bench.Impls() {
-				b.Run(fmt.Sprintf("%s/keys=string/size=%d/impl=%s", mix.Name(), size, im.Name), func(b *testing.B) {
-					bench.RunMix(b, im.Strings(), strs, mix)
-				})
-				b.Run(fmt.Sprintf("%s/keys=int/size=%d/impl=%s", mix.Name(), size, im.Name), func(b *testing.B) {
-					bench.RunMix(b, im.Ints(), ints, mix)
-				})
+				for _, kt := range []string{"string", "int"} {
+					b.Run(fmt.Sprintf("%s/keys=%s/size=%d/impl=%s", mix.Name(), kt, size, im.Name), func(b *testing.B) {
+						runEngine(b, im.Name, mix.Workload(size, kt))
+					})
+				}
 			}
 		}
 	}
 }
 
+// runEngine runs w on impl through the engine of `mapguard bench`, for
+// b.N operations of its mix, with b's timer running during the mix alone
+// (not the prefill, the collections and the check). It reports ns/op as
+// the engine does (wall time per operation over all goroutines) and fails
+// the benchmark if the map's final state is not what the goroutines did.
+func runEngine(b *testing.B, impl string, w bench.Workload) bench.Result {
+	b.Helper()
+	b.StopTimer()
+	b.ReportAllocs()
+	w.Ops, w.Duration = int64(b.N), 0
+	r := &bench.Runner{Hooks: bench.Hooks{Start: b.StartTimer, Stop: b.StopTimer}}
+	res, err := r.Run(context.Background(), impl, w)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if res.Check != "" {
+		b.Fatalf("the map's final state: %s", res.Check)
+	}
+	b.ReportMetric(float64(res.Elapsed.Nanoseconds())/float64(max(res.Ops, 1)), "ns/op")
+	return res
+}
+
 func BenchmarkLoadOrStoreHot(b *testing.B) {
-	strs, ints := bench.StringKeys(bench.HotKeys), bench.IntKeys(bench.HotKeys)
 	for _, im := range bench.Impls() {
-		b.Run(fmt.Sprintf("keys=string/impl=%s", im.Name), func(b *testing.B) {
-			bench.RunLoadOrStoreHot(b, im.Strings(), strs)
-		})
-		b.Run(fmt.Sprintf("keys=int/impl=%s", im.Name), func(b *testing.B) {
-			bench.RunLoadOrStoreHot(b, im.Ints(), ints)
-		})
+		for _, kt := range []string{"string", "int"} {
+			b.Run(fmt.Sprintf("keys=%s/impl=%s", kt, im.Name), func(b *testing.B) {
+				runEngine(b, im.Name, bench.HotKeysWorkload(kt))
+			})
+		}
 	}
 }
 
+// BenchmarkRangeWhileWriting times full Range passes over 65,536 keys
+// while GOMAXPROCS writers Store and Delete: ns/op is the median pass,
+// write-ns/op the writers' time per write during the passes.
 func BenchmarkRangeWhileWriting(b *testing.B) {
-	strs, ints := bench.StringKeys(1<<16), bench.IntKeys(1<<16)
 	for _, im := range bench.Impls() {
-		b.Run(fmt.Sprintf("keys=string/size=65536/impl=%s", im.Name), func(b *testing.B) {
-			bench.RunRangeWhileWriting(b, im.Strings(), strs)
-		})
-		b.Run(fmt.Sprintf("keys=int/size=65536/impl=%s", im.Name), func(b *testing.B) {
-			bench.RunRangeWhileWriting(b, im.Ints(), ints)
-		})
+		for _, kt := range []string{"string", "int"} {
+			b.Run(fmt.Sprintf("keys=%s/size=65536/impl=%s", kt, im.Name), func(b *testing.B) {
+				res := runEngine(b, im.Name, bench.RangeWhileWritingWorkload(1<<16, kt))
+				b.ReportMetric(float64(res.RangePass.Nanoseconds()), "ns/op")
+				// Each writer's time per write: wall time times writers over writes.
+				b.ReportMetric(float64(res.Elapsed.Nanoseconds())*float64(res.GOMAXPROCS)/float64(max(res.Ops, 1)), "write-ns/op")
+				b.ReportMetric(float64(res.RangePasses), "passes")
+			})
+		}
 	}
 }
 
@@ -108,14 +132,12 @@ func memory[K comparable](b *testing.B, newMap func() bench.Map[K, int], keys []
 func BenchmarkReads(b *testing.B) {
 	impls := append(bench.Impls(), bench.ReadMostlyImpl())
 	for _, size := range bench.Sizes() {
-		strs, ints := bench.StringKeys(size), bench.IntKeys(size)
 		for _, im := range impls {
-			b.Run(fmt.Sprintf("keys=string/size=%d/impl=%s", size, im.Name), func(b *testing.B) {
-				bench.RunMix(b, im.Strings(), strs, bench.Mix{ReadPct: 100})
-			})
-			b.Run(fmt.Sprintf("keys=int/size=%d/impl=%s", size, im.Name), func(b *testing.B) {
-				bench.RunMix(b, im.Ints(), ints, bench.Mix{ReadPct: 100})
-			})
+			for _, kt := range []string{"string", "int"} {
+				b.Run(fmt.Sprintf("keys=%s/size=%d/impl=%s", kt, size, im.Name), func(b *testing.B) {
+					runEngine(b, im.Name, bench.Mix{ReadPct: 100}.Workload(size, kt))
+				})
+			}
 		}
 	}
 }

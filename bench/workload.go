@@ -7,15 +7,16 @@ import (
 	"runtime/metrics"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	"github.com/mapguard/mapguard/internal/gcpause"
 )
 
-// Mix is an operation mix: ReadPct percent Load; the rest are writes, two
-// Stores for each Delete, on keys drawn uniformly from a prefilled key set.
-// reads=25% is the write-heavy mix: 50% Store, 25% Delete, 25% Load.
+// Mix is an operation mix of the go test benchmarks: ReadPct percent
+// Load; the rest are writes, about two Stores for each Delete, on keys
+// drawn uniformly from a prefilled key set. reads=25% is the write-heavy
+// mix: 50% Store, 25% Delete, 25% Load. The benchmarks run it through the
+// same engine as `mapguard bench` (Workload, Runner).
 type Mix struct {
 	ReadPct int
 }
@@ -26,12 +27,42 @@ func (x Mix) Name() string { return fmt.Sprintf("reads=%d%%", x.ReadPct) }
 // Mixes returns the standard mixes, read-mostly first.
 func Mixes() []Mix { return []Mix{{99}, {90}, {75}, {25}} }
 
+// Workload returns the mix as a workload on keys keys of keyType with
+// int64 values (no pointers: mapguard.Map stores them inline), prefilled.
+// Its writes split 2:1 between Store and Delete as closely as whole
+// percents allow: reads=99% is 1% Store, 90% is 7% and 3%, 75% is 17% and
+// 8%, 25% is 50% and 25%.
+func (x Mix) Workload(keys int, keyType string) Workload {
+	writes := 100 - x.ReadPct
+	del := writes / 3
+	return Workload{Name: x.Name(), Mix: map[string]int{"load": x.ReadPct, "store": writes - del, "delete": del},
+		Keys: keys, KeyType: keyType, ValueType: "int", Distribution: "uniform", Prefill: 1}
+}
+
 // Sizes returns the standard key-set sizes: one that fits in L1/L2 caches
 // with its map, one that does not.
 func Sizes() []int { return []int{1 << 10, 1 << 16} }
 
 // HotKeys is the number of keys LoadOrStore contends on.
 const HotKeys = 10
+
+// HotKeysWorkload is LoadOrStore from every goroutine on HotKeys keys of
+// keyType, not prefilled, with int64 values: the "get or create" pattern
+// of caches.
+func HotKeysWorkload(keyType string) Workload {
+	return Workload{Name: "loadorstore-hot", Mix: map[string]int{"loadorstore": 100},
+		Keys: HotKeys, KeyType: keyType, ValueType: "int", Distribution: "uniform"}
+}
+
+// RangeWhileWritingWorkload is full Range passes over keys keys of keyType
+// (prefilled, int64 values) by one goroutine while GOMAXPROCS writers
+// Store and Delete random keys, half and half. The Result's RangePass is
+// the median pass; its ns/op, the writers' time per write during the
+// passes, shows whether iteration stalls writers.
+func RangeWhileWritingWorkload(keys int, keyType string) Workload {
+	return Workload{Name: "range-while-writing", Mix: map[string]int{"store": 50, "delete": 50},
+		Keys: keys, KeyType: keyType, ValueType: "int", Distribution: "uniform", Prefill: 1, Rangers: 1}
+}
 
 // StringKeys returns n distinct 16-byte keys, like the IDs of a session
 // table.
@@ -90,104 +121,6 @@ var seeds atomic.Uint64
 // newRNG returns a generator seeded differently from every other one in
 // the process, so parallel goroutines draw different keys.
 func newRNG() rng { return rng(seeds.Add(1) * 0x9e3779b97f4a7c15) }
-
-// RunMix runs mix on m, prefilled with keys (len(keys) must be a power of
-// two), from GOMAXPROCS goroutines.
-func RunMix[K comparable](b *testing.B, m Map[K, int], keys []K, mix Mix) {
-	if len(keys)&(len(keys)-1) != 0 {
-		panic("bench: RunMix needs a power-of-two key count")
-	}
-	Fill(m, keys)
-	mask := uint64(len(keys) - 1)
-	// Thresholds out of 300 so that the write share splits 2:1 exactly.
-	readBelow := uint64(3 * mix.ReadPct)
-	storeBelow := readBelow + uint64(2*(100-mix.ReadPct))
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		r := newRNG()
-		for pb.Next() {
-			x := r.next()
-			k := keys[x&mask]
-			switch p := (x >> 32) % 300; {
-			case p < readBelow:
-				m.Load(k)
-			case p < storeBelow:
-				m.Store(k, int(x))
-			default:
-				m.Delete(k)
-			}
-		}
-	})
-}
-
-// RunLoadOrStoreHot runs LoadOrStore on HotKeys keys from GOMAXPROCS
-// goroutines: the "get or create" pattern of caches.
-func RunLoadOrStoreHot[K comparable](b *testing.B, m Map[K, int], keys []K) {
-	keys = keys[:HotKeys]
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		r := newRNG()
-		for pb.Next() {
-			x := r.next()
-			m.LoadOrStore(keys[x%HotKeys], int(x))
-		}
-	})
-}
-
-// RunRangeWhileWriting measures one full Range pass over m, prefilled with
-// keys, while GOMAXPROCS writers Store and Delete random keys. ns/op is the
-// time of one pass; the write-ns/op metric is the writers' average time per
-// write during the passes, which shows whether iteration stalls writers.
-func RunRangeWhileWriting[K comparable](b *testing.B, m Map[K, int], keys []K) {
-	Fill(m, keys)
-	writers := runtime.GOMAXPROCS(0)
-	var (
-		stop   atomic.Bool
-		writes atomic.Int64
-		wg     sync.WaitGroup
-		ready  sync.WaitGroup
-	)
-	ready.Add(writers)
-	for range writers {
-		wg.Go(func() {
-			r := newRNG()
-			ready.Done()
-			n := int64(0)
-			for !stop.Load() {
-				for range 64 {
-					x := r.next()
-					k := keys[x%uint64(len(keys))]
-					if x>>63 == 0 {
-						m.Store(k, int(x))
-					} else {
-						m.Delete(k)
-					}
-				}
-				n += 64
-			}
-			writes.Add(n)
-		})
-	}
-	ready.Wait()
-	// No ReportAllocs: allocation counts are process-wide, so they would
-	// count the writers' allocations, not the pass's.
-	b.ResetTimer()
-	start := time.Now()
-	visited := 0
-	for range b.N {
-		m.Range(func(K, int) bool { visited++; return true })
-	}
-	elapsed := time.Since(start)
-	b.ReportMetric(float64(visited)/float64(b.N), "entries/pass")
-	b.StopTimer()
-	stop.Store(true)
-	wg.Wait()
-	if w := writes.Load(); w > 0 {
-		b.ReportMetric(float64(elapsed.Nanoseconds())*float64(writers)/float64(w), "write-ns/op")
-	}
-}
 
 // MemoryEntries is the entry count of the memory benchmarks.
 const MemoryEntries = 1_000_000

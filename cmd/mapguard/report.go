@@ -342,7 +342,7 @@ func (r *report) writeTable(out io.Writer) error {
 	}
 	fmt.Fprintln(out)
 	r.paragraph(out, "ns/op is wall time per operation over all goroutines (1/throughput), the median of the rounds; "+
-		"ratios below 1.00x are faster than %s. Latencies are sampled (1 op in 16), medians of the rounds.", r.cfg.baseline)
+		"ratios below 1.00x are faster than %s. Latencies are sampled (1 op in 64), medians of the rounds.", r.cfg.baseline)
 	if noisy {
 		how := "run more -rounds, or on a quieter machine"
 		if !r.cfg.wide {
