@@ -183,15 +183,13 @@ func (m *Map[K, V]) observe(w uint64, op Op, hit bool) {
 
 // Observe makes later Loads and Stores call f for a sample of them, with
 // the operation, its hit (see Op), and the number of operations each
-// stands for, 2^bits. An operation is sampled if its key's hash h (the
-// map's own, seeded per map) agrees with salt in its low bits bits, so
-// about one key in 2^bits is sampled, and with bits 0 every operation.
-// Each call replaces the observer and sample set before; Observe(nil, 0,
-// 0) removes them. Calling it again with a new random salt samples
-// another set of keys: a caller that changes the salt often, as the
-// observe package does, samples each operation with probability 2^-bits
-// whatever the keys, and summing the weights estimates the number of
-// operations. bits above 31 panics.
+// stands for, 2^bits. An operation is sampled if its key's hash (the
+// map's own, seeded per map) agrees with salt in its low bits bits: one
+// key in 2^bits, the same keys for as long as the salt stays, and with
+// bits 0 every operation. Each call replaces the observer and the sample
+// set before; Observe(nil, 0, 0) removes them. bits above 31 panics. How
+// often to change the salt, and how to turn weights into counts, is the
+// caller's protocol (the observe package's is in its counting.go).
 //
 // Only Load and Store report, the two that instrumentation cannot wrap
 // cheaply: a wrapper that counts them is a call and a counter write per

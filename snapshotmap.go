@@ -717,6 +717,22 @@ func (s *SnapshotMap[K, V]) Snapshot() *View[K, V] {
 	return v
 }
 
+// releaseView unregisters the View taken at time e and gives back the
+// versions only it needed. The garbage collector's cleanup calls it with
+// async set, so that the O(entries) sweep runs outside the cleanup
+// goroutine. Snapshot registers a View; this is the whole of its release.
+func (s *SnapshotMap[K, V]) releaseView(e uint64, async bool) {
+	s.unregister(e)
+	if !s.hasKept() {
+		return
+	}
+	if async {
+		go s.sweep()
+	} else {
+		s.sweep()
+	}
+}
+
 // unregister removes the View taken at time e from the live list.
 //
 // It publishes the new list before advancing gen, and the caller checks the

@@ -41,21 +41,11 @@ type viewHandle[K comparable, V any] struct {
 	released atomic.Bool
 }
 
-// release unregisters the View and gives back the versions only it needed.
-// The garbage collector's cleanup calls it with async set, so that the
-// O(entries) sweep runs outside the cleanup goroutine.
+// release releases the View once (SnapshotMap.releaseView); later calls
+// do nothing.
 func (h *viewHandle[K, V]) release(async bool) {
-	if !h.released.CompareAndSwap(false, true) {
-		return
-	}
-	h.s.unregister(h.at)
-	if !h.s.hasKept() {
-		return
-	}
-	if async {
-		go h.s.sweep()
-	} else {
-		h.s.sweep()
+	if h.released.CompareAndSwap(false, true) {
+		h.s.releaseView(h.at, async)
 	}
 }
 
