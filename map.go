@@ -297,35 +297,7 @@ func (m *Map[K, V]) mutate(key K, h uint64, req *request[K, V], fresh *entry[K, 
 func (m *Map[K, V]) mutateLocked(t *table[K, V], root *bucket[K, V], h uint64, key K, req *request[K, V], fresh *entry[K, V]) (res V, ok bool, delta int64, out outcome) {
 	defer root.mu.Unlock()
 	tag := tagOf(h)
-	// The chain walk is written out here and in swap rather than shared:
-	// a helper filling a struct through a pointer pays GC write barriers,
-	// and one returning it by value pays a copy, each about 5 ns a write.
-	var (
-		found     *entry[K, V]
-		fb        *bucket[K, V] // bucket, slot and meta word holding found
-		fs        int
-		foundMeta uint64
-		eb        *bucket[K, V] // first empty slot, if any
-		es        int
-		last      = root
-	)
-search:
-	for b := root; b != nil; b = b.next.Load() {
-		meta := b.meta.Load()
-		for w := matchTag(meta, tag); w != 0; w &= w - 1 {
-			s := slotOf(w)
-			if e := b.slotAt(s).Load(); e != nil && e.key == key {
-				found, fb, fs, foundMeta = e, b, s, meta
-				break search
-			}
-		}
-		if eb == nil {
-			if w := emptySlots(meta); w != 0 {
-				eb, es = b, slotOf(w)
-			}
-		}
-		last = b
-	}
+	found, fb, fs, foundMeta, eb, es, last := searchLocked(root, tag, key)
 
 	// An insertion that needs a new overflow bucket in a table over its
 	// load grows the table and retries. Decide that before calling any
@@ -343,10 +315,7 @@ search:
 
 	switch {
 	case del:
-		meta := setTag(foundMeta, fs, 0)
-		fb.meta.Store(meta)
-		fb.slotAt(fs).Store(nil)
-		if meta == 0 && !m.cfg.growOnly {
+		if clearSlot(fb, fs, foundMeta) == 0 && !m.cfg.growOnly {
 			return res, ok, -1, outShrink
 		}
 		return res, ok, -1, outDone
@@ -612,6 +581,45 @@ func (m *Map[K, V]) lockChain(h uint64) (t *table[K, V], root *bucket[K, V]) {
 	}
 }
 
+// searchLocked walks the chain at root, whose lock the caller holds, for
+// key, whose tag is tag: it returns the entry found, with its bucket, slot
+// and the bucket's meta word; else nil, the first empty slot (eb nil if
+// there is none) and the chain's last bucket. Every locked write of Map
+// and SnapshotMap searches with it. Several results, not a struct: a
+// struct filled through a pointer pays GC write barriers, and one
+// returned by value a copy, each about 5 ns a write; these stay in
+// registers.
+func searchLocked[K comparable, V any](root *bucket[K, V], tag uint8, key K) (found *entry[K, V], fb *bucket[K, V], fs int, meta uint64, eb *bucket[K, V], es int, last *bucket[K, V]) {
+	last = root
+	for b := root; b != nil; b = b.next.Load() {
+		bm := b.meta.Load()
+		for w := matchTag(bm, tag); w != 0; w &= w - 1 {
+			i := slotOf(w)
+			if e := b.slotAt(i).Load(); e != nil && e.key == key {
+				return e, b, i, bm, eb, es, last
+			}
+		}
+		if eb == nil {
+			if w := emptySlots(bm); w != 0 {
+				eb, es = b, slotOf(w)
+			}
+		}
+		last = b
+	}
+	return nil, nil, 0, 0, eb, es, last
+}
+
+// clearSlot deletes the entry in slot i of bucket b, whose meta word is
+// meta, with the chain's lock held, and returns b's new meta word (0: b is
+// empty). The tag goes first: a reader that still matches the old tag
+// finds a nil slot or the old entry, never another key's.
+func clearSlot[K comparable, V any](b *bucket[K, V], i int, meta uint64) uint64 {
+	meta = setTag(meta, i, 0)
+	b.meta.Store(meta)
+	b.slotAt(i).Store(nil)
+	return meta
+}
+
 // swap stores ne for its key, whose hash is h, and returns the entry it replaced, or nil.
 // It is mutate specialised for the commonest write: no request, no
 // decision, no deferred unlock (nothing between Lock and Unlock can panic:
@@ -620,27 +628,11 @@ func (m *Map[K, V]) swap(key K, h uint64, ne *entry[K, V]) *entry[K, V] {
 	for {
 		t, root := m.lockChain(h)
 		tag := tagOf(h)
-		var (
-			eb   *bucket[K, V]
-			es   int
-			last = root
-		)
-		for b := root; b != nil; b = b.next.Load() {
-			meta := b.meta.Load()
-			for w := matchTag(meta, tag); w != 0; w &= w - 1 {
-				s := b.slotAt(slotOf(w))
-				if e := s.Load(); e != nil && e.key == key {
-					s.Store(ne)
-					root.mu.Unlock()
-					return e
-				}
-			}
-			if eb == nil {
-				if w := emptySlots(meta); w != 0 {
-					eb, es = b, slotOf(w)
-				}
-			}
-			last = b
+		e, fb, fs, _, eb, es, last := searchLocked(root, tag, key)
+		if e != nil {
+			fb.slotAt(fs).Store(ne)
+			root.mu.Unlock()
+			return e
 		}
 		if eb == nil && t.mustGrow() {
 			root.mu.Unlock()
@@ -678,28 +670,18 @@ func (m *Map[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
 // between Lock and Unlock can panic.
 func (m *Map[K, V]) delete(key K, h uint64) *entry[K, V] {
 	t, root := m.lockChain(h)
-	tag := tagOf(h)
-	for b := root; b != nil; b = b.next.Load() {
-		meta := b.meta.Load()
-		for w := matchTag(meta, tag); w != 0; w &= w - 1 {
-			i := slotOf(w)
-			s := b.slotAt(i)
-			if e := s.Load(); e != nil && e.key == key {
-				// Tag first, as in mutateLocked.
-				meta = setTag(meta, i, 0)
-				b.meta.Store(meta)
-				s.Store(nil)
-				root.mu.Unlock()
-				t.addSize(-1)
-				if meta == 0 && !m.cfg.growOnly {
-					m.maybeShrink(t)
-				}
-				return e
-			}
-		}
+	e, fb, fs, meta, _, _, _ := searchLocked(root, tagOf(h), key)
+	if e == nil {
+		root.mu.Unlock()
+		return nil
 	}
+	meta = clearSlot(fb, fs, meta)
 	root.mu.Unlock()
-	return nil
+	t.addSize(-1)
+	if meta == 0 && !m.cfg.growOnly {
+		m.maybeShrink(t)
+	}
+	return e
 }
 
 // Delete deletes the value for key.

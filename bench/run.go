@@ -421,7 +421,12 @@ func run[K comparable, V any](ctx context.Context, impl string, newMap func(stri
 	}
 
 	// The mix. No collection before it: the one after the prefill left
-	// the heap to the map, and the records above are small beside it.
+	// the heap to the map, and the records above are small beside it. The
+	// GC mark (ReadMemStats stops the world) comes before the duration's
+	// clock starts.
+	picker := newKeyPicker(w) // a zipf table takes milliseconds: not in the run's time
+	mark := markGC()
+	hooks.start()
 	var stop atomic.Bool
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
@@ -442,15 +447,12 @@ func run[K comparable, V any](ctx context.Context, impl string, newMap func(stri
 	if w.Ops > 0 {
 		perG = max(1, w.Ops/int64(plan.g))
 	}
-	mark := markGC()
-	hooks.start()
 	waitAux := aux(ctx, w, m, keys, vs, &stop, pass)
 	start := time.Now()
 	deadline := start.Add(time.Duration(math.MaxInt64 / 2))
 	if w.Duration > 0 {
 		deadline = start.Add(w.Duration)
 	}
-	picker := newKeyPicker(w)
 	var (
 		total atomic.Int64
 		wg    sync.WaitGroup
