@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -67,7 +68,7 @@ func checkOne(name string, r io.Reader, timeout time.Duration) int {
 	}
 	res, err := lincheck.Check(h, timeout)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "lincheck: %s: %v\n", name, err)
+		fmt.Fprintf(os.Stderr, "lincheck: %s: %s\n", name, strings.TrimPrefix(err.Error(), "lincheck: "))
 		return 2
 	}
 	switch res {
