@@ -3,6 +3,7 @@ package lab
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -12,6 +13,18 @@ import (
 // children (cmd/mapguard, the race-built lab child, the tests) call it in
 // child mode.
 func ChildMain(id int, variant string, short bool) {
+	if err := RunChild(id, variant, short, os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "lab: %v\n", err)
+		os.Exit(2)
+	}
+	os.Exit(0)
+}
+
+// RunChild is ChildMain without the exit: it runs one variant of scenario
+// id in this process and writes the result line to w, for a child that
+// has something to finish before it exits (cmd/mapguard writes its CPU
+// profile). The scenario may still crash the process.
+func RunChild(id int, variant string, short bool, w io.Writer) error {
 	var s *Scenario
 	for i := range scenarios {
 		if scenarios[i].ID == id {
@@ -19,16 +32,14 @@ func ChildMain(id int, variant string, short bool) {
 		}
 	}
 	if s == nil {
-		fmt.Fprintf(os.Stderr, "lab: no scenario %d\n", id)
-		os.Exit(2)
+		return fmt.Errorf("no scenario %d", id)
 	}
 	out := &Output{Metrics: map[string]float64{}, Notes: map[string]string{}}
 	s.Child(variant, short, out)
 	b, err := json.Marshal(out)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "lab: encoding the result: %v\n", err)
-		os.Exit(1)
+		return fmt.Errorf("encoding the result: %w", err)
 	}
-	fmt.Printf("%s%s\n", resultPrefix, b)
-	os.Exit(0)
+	_, err = fmt.Fprintf(w, "%s%s\n", resultPrefix, b)
+	return err
 }

@@ -133,6 +133,10 @@ type Scenario struct {
 	Timeout time.Duration
 	// Race asks for an extra run of each variant built with -race.
 	Race bool
+	// Env, if set, returns settings ("GODEBUG=madvdontneed=0") to add to
+	// the environment of variant's child: settings the runtime reads
+	// only when a process starts.
+	Env func(variant string) []string
 	// Child runs one variant inside the child process and records
 	// measurements in out. It may crash the process: that is evidence.
 	Child func(variant string, short bool, out *Output)
@@ -270,7 +274,7 @@ func RunScenario(ctx context.Context, s Scenario, o Options) (Result, error) {
 			if err := ctx.Err(); err != nil {
 				return res, err
 			}
-			res.Runs = append(res.Runs, runChild(ctx, o.Launch(ctx, s.ID, v, o.Short), s.Timeout, v, false))
+			res.Runs = append(res.Runs, runChild(ctx, s.command(o.Launch(ctx, s.ID, v, o.Short), v), s.Timeout, v, false))
 		}
 	}
 	if s.Race {
@@ -280,7 +284,7 @@ func RunScenario(ctx context.Context, s Scenario, o Options) (Result, error) {
 		default:
 			flagged, total, flaggedAlive := 0, 0, 0
 			for _, v := range s.Variants {
-				r := runChild(ctx, o.RaceLaunch(ctx, s.ID, v, o.Short), s.Timeout*3, v, true)
+				r := runChild(ctx, s.command(o.RaceLaunch(ctx, s.ID, v, o.Short), v), s.Timeout*3, v, true)
 				res.Runs = append(res.Runs, r)
 				total++
 				if r.RaceReported {
@@ -295,6 +299,16 @@ func RunScenario(ctx context.Context, s Scenario, o Options) (Result, error) {
 	}
 	res.Verdict, res.Evidence = s.Verdict(Evidence{GoVersion: res.GoVersion, Runs: res.Runs})
 	return res, nil
+}
+
+// command adds the scenario's environment for variant to cmd.
+func (s Scenario) command(cmd *exec.Cmd, variant string) *exec.Cmd {
+	if s.Env != nil {
+		// The last of duplicate keys wins: the scenario's settings
+		// replace the parent's.
+		cmd.Env = append(cmd.Environ(), s.Env(variant)...)
+	}
+	return cmd
 }
 
 // runChild runs cmd with a timeout and decodes what happened.

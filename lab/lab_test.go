@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -52,6 +53,12 @@ func TestScenariosRun(t *testing.T) {
 				}
 				if !r.Crashed() && r.Metrics == nil && !r.RaceReported {
 					t.Fatalf("run of %s exited %d with no measurements and no crash", r.Variant, r.ExitCode)
+				}
+				// The runtime claims measure with Linux's /proc and
+				// getrusage and build with the go command: here they
+				// must, and a child that could not says why.
+				if msg := r.Notes["error"]; msg != "" && runtime.GOOS == "linux" {
+					t.Fatalf("run of %s could not measure: %s", r.Variant, msg)
 				}
 			}
 			if res.Verdict == "" || res.Evidence == "" || res.Instead == "" {

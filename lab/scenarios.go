@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"runtime"
 	"runtime/metrics"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -38,7 +39,12 @@ func liveHeap() float64 {
 // pct formats a fraction as a percentage.
 func pct(f float64) string { return fmt.Sprintf("%.0f%%", 100*f) }
 
-var scenarios = []Scenario{
+// scenarios is every claim, in order: the maps' pitfalls, then the
+// runtime and kernel claims of runtime_scenarios.go.
+var scenarios = slices.Concat(mapScenarios, runtimeScenarios)
+
+// mapScenarios are the claims about maps themselves.
+var mapScenarios = []Scenario{
 	{
 		ID: 1, Name: "range-while-insert",
 		Claim:    "Ranging over a builtin map while another goroutine inserts crashes the program with \"fatal error: concurrent map iteration and map write\"; one writer inserting 1000 keys and a reader doing `for range m { runtime.Gosched() }` triggers it every time.",

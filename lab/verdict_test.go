@@ -114,6 +114,29 @@ func TestVerdicts(t *testing.T) {
 
 		{"map-memory-back", []lab.Run{r("builtin", "", "full_bytes", 4e7, "after_delete_bytes", 1e6), r("mapguard", "", "full_bytes", 5e7, "after_delete_bytes", 1e6)}, lab.Confirmed},
 		{"map-memory-back", []lab.Run{r("builtin", "", "full_bytes", 4e7, "after_delete_bytes", 4e7), r("mapguard", "", "full_bytes", 5e7, "after_delete_bytes", 1e6)}, lab.Refuted},
+
+		{"zero-copy-io", zeroCopy("6.8.0-45-generic", 3700, 0.24, 2700, 0.5, 2000, 1300), lab.Confirmed},
+		{"zero-copy-io", zeroCopy("6.8.0-45-generic", 2700, 0.5, 2700, 0.5, 1300, 1300), lab.Refuted},
+		{"zero-copy-io", zeroCopy("6.18.44", 2961, 0.46, 2541, 0.50, 1655, 1377), lab.Partly},          // this VM: 17% faster, 7% less system CPU
+		{"zero-copy-io", zeroCopy("5.15.0-91-generic", 3700, 0.24, 2700, 0.5, 2000, 1300), lab.Partly}, // splice worked before 5.19
+		{"zero-copy-io", append(zeroCopy("6.8.0", 3700, 0.24, 2700, 0.5, 2000, 1300), r("tcp-hidden", "", "error", "connection refused")), lab.Inconclusive},
+
+		{"pgo", []lab.Run{pgo(100, 85, 7)}, lab.Confirmed},
+		{"pgo", []lab.Run{pgo(100, 97, 7)}, lab.Partly},
+		{"pgo", []lab.Run{pgo(100, 99.5, 7)}, lab.Refuted},
+		{"pgo", []lab.Run{pgo(100, 101, 7)}, lab.Refuted},
+		{"pgo", []lab.Run{pgo(100, 85, 2)}, lab.Inconclusive},
+		{"pgo", []lab.Run{r("interleaved", "", "error", "go build: cannot find module")}, lab.Inconclusive},
+
+		{"free-os-memory", freeOS(0.01, 1.0, 0.01, 1.0), lab.Confirmed},
+		{"free-os-memory", freeOS(0.01, 1.0, 0.01, 0.05), lab.Partly}, // the scavenger did it alone
+		{"free-os-memory", freeOS(0.5, 1.0, 0.5, 1.0), lab.Refuted},
+		{"free-os-memory", freeOS(0.01, 1.0, 0.01, 1.0)[:3], lab.Inconclusive},
+
+		{"dynamic-gogc", gogc(0.2, 0.23, 0.1), lab.Confirmed},
+		{"dynamic-gogc", gogc(0.2, 0.23, 4.2), lab.Refuted},
+		{"dynamic-gogc", gogc(0.2, 0.23, 0.18), lab.Partly},
+		{"dynamic-gogc", gogc(0, 0, 0), lab.Inconclusive},
 	} {
 		s, ok := lab.Lookup(tc.scenario)
 		if !ok {
@@ -218,9 +241,70 @@ func TestEveryScenarioIsComplete(t *testing.T) {
 		}
 		ids[s.ID] = true
 	}
-	for id := 1; id <= 12; id++ {
+	for id := 1; id <= 16; id++ {
 		if !ids[id] {
 			t.Errorf("claim %d has no scenario", id)
+		}
+	}
+}
+
+// zeroCopy makes claim 13's runs: file throughput and system CPU per GB
+// with io.Copy and with the interfaces hidden, and the proxy's throughput
+// both ways (its CPU follows its throughput).
+func zeroCopy(kernel string, file, fileSys, hidden, hiddenSys, tcp, tcpHidden float64) []lab.Run {
+	return join(
+		times(3, r("file-iocopy", "", "mb_per_s", file, "sys_s_per_gb", fileSys, "user_s_per_gb", 0.03, "kernel", kernel)),
+		times(3, r("file-hidden", "", "mb_per_s", hidden, "sys_s_per_gb", hiddenSys, "user_s_per_gb", 0.12, "kernel", kernel)),
+		times(3, r("tcp-iocopy", "", "mb_per_s", tcp, "sys_s_per_gb", 1000/tcp, "user_s_per_gb", 0.02)),
+		times(3, r("tcp-hidden", "", "mb_per_s", tcpHidden, "sys_s_per_gb", 1000/tcpHidden, "user_s_per_gb", 0.1)),
+	)
+}
+
+// pgo makes claim 14's run.
+func pgo(plain, opt float64, rounds int) lab.Run {
+	return r("interleaved", "", "plain_ns", plain, "pgo_ns", opt, "rounds", rounds, "plain_bytes", 3.1e6, "pgo_bytes", 3.2e6)
+}
+
+// freeOS makes claim 15's runs from the part of a 300 MB map still
+// resident in each variant.
+func freeOS(dontneed, free, deflt, scavenger float64) []lab.Run {
+	run := func(v string, kept float64) lab.Run {
+		return r(v, "", "entries", 2e6, "before_bytes", 10e6, "full_bytes", 310e6, "after_bytes", 10e6+kept*300e6)
+	}
+	return []lab.Run{run("free-madvdontneed=1", dontneed), run("free-madvdontneed=0", free), run("free", deflt), run("scavenger", scavenger)}
+}
+
+// gogc makes claim 16's runs from each policy's pause p99.
+func gogc(fixed, memtune, slope float64) []lab.Run {
+	run := func(v string, p99 float64) lab.Run {
+		return r(v, "", "p99_pause_ms", p99, "max_pause_ms", p99, "gc_cycles", 11, "gc_cpu_share", 0.16, "ns_per_op", 330, "peak_rss_bytes", 170e6, "live_bytes", 73e6)
+	}
+	return join(times(3, run("gogc100", fixed)), times(3, run("memtune", memtune)), times(3, run("slope", slope)))
+}
+
+// TestRuntimeClaimsSayWhatTheRuntimeDoes checks the parts of claims 13
+// and 15's evidence that answer "does the standard library or the runtime
+// already do this": they follow the measurements.
+func TestRuntimeClaimsSayWhatTheRuntimeDoes(t *testing.T) {
+	for _, tc := range []struct {
+		scenario string
+		runs     []lab.Run
+		want     string
+		has      bool
+	}{
+		{"zero-copy-io", zeroCopy("6.8.0", 3700, 0.24, 2700, 0.5, 2000, 1300), "already copies without user space both ways", true},
+		{"zero-copy-io", zeroCopy("6.8.0", 2700, 0.5, 2700, 0.5, 1300, 1300), "already", false},
+		{"zero-copy-io", zeroCopy("5.15.0-91-generic", 3700, 0.24, 2700, 0.5, 2000, 1300), "older than 5.19", true},
+		{"zero-copy-io", zeroCopy("6.8.0", 3700, 0.24, 2700, 0.5, 2000, 1300), "older than 5.19", false},
+		{"free-os-memory", freeOS(0.01, 1.0, 0.01, 1.0), "madvdontneed=1 is what go1.test does by default", true},
+		{"free-os-memory", freeOS(0.01, 1.0, 1.0, 1.0), "by default", false},
+		{"free-os-memory", freeOS(0.01, 1.0, 0.01, 1.0), "MADV_FREE", true},
+		{"free-os-memory", freeOS(0.01, 0.01, 0.01, 1.0), "MADV_FREE", false},
+	} {
+		s, _ := lab.Lookup(tc.scenario)
+		_, ev := s.Verdict(lab.Evidence{GoVersion: "go1.test", Runs: tc.runs})
+		if strings.Contains(ev, tc.want) != tc.has {
+			t.Errorf("%s: evidence %q: contains %q = %v, want %v", tc.scenario, ev, tc.want, !tc.has, tc.has)
 		}
 	}
 }

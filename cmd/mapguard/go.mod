@@ -16,6 +16,8 @@ require (
 	golang.org/x/net v0.62.0
 )
 
+require github.com/mapguard/mapguard/memtune v0.0.0-00010101000000-000000000000 // indirect
+
 require (
 	github.com/DataDog/sketches-go v1.4.8 // indirect
 	github.com/HdrHistogram/hdrhistogram-go v1.4.0 // indirect
@@ -24,6 +26,7 @@ require (
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
+	github.com/mapguard/mapguard/lab v0.0.0-00010101000000-000000000000
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/orcaman/concurrent-map/v2 v2.0.1 // indirect
 	github.com/pierrec/lz4/v4 v4.1.33 // indirect
@@ -46,6 +49,9 @@ require (
 replace (
 	github.com/mapguard/mapguard => ../..
 	github.com/mapguard/mapguard/bench => ../../bench
+	github.com/mapguard/mapguard/lab => ../../lab
+	github.com/mapguard/mapguard/memtune => ../../memtune
 	github.com/mapguard/mapguard/observe => ../../observe
 	github.com/mapguard/mapguard/rollout => ../../rollout
 )
+

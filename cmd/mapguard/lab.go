@@ -156,7 +156,7 @@ func buildRaceChild(ctx context.Context) (bin, why string, cleanup func()) {
 }
 
 func writeLabText(w io.Writer, m machine, results []lab.Result) error {
-	fmt.Fprintf(w, "mapguard lab: %s about Go maps, tested on %s %s/%s (%s, %s)\n", labPlural(len(results), "claim"), m.GoVersion, m.GOOS, m.GOARCH, m.CPU, labPlural(m.Cores, "core"))
+	fmt.Fprintf(w, "mapguard lab: %s about Go maps and the runtime, tested on %s %s/%s (%s, %s)\n", labPlural(len(results), "claim"), m.GoVersion, m.GOOS, m.GOARCH, m.CPU, labPlural(m.Cores, "core"))
 	for _, r := range results {
 		fmt.Fprintf(w, "\n%2d. %s: %s\n", r.ID, r.Name, strings.ToUpper(string(r.Verdict)))
 		fmt.Fprintf(w, "    claim:    %s\n", r.Claim)
