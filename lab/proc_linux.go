@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -51,4 +52,12 @@ func cpuTime() (user, system time.Duration, err error) {
 		return 0, 0, err
 	}
 	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano()), nil
+}
+
+// dieWithParent has the kernel kill cmd's process when this one dies:
+// the lab kills a child that times out or is interrupted, and what the
+// child started (a go build, a program it times) must not outlive it.
+func dieWithParent(cmd *exec.Cmd) *exec.Cmd {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
 }

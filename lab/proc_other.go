@@ -4,6 +4,7 @@ package lab
 
 import (
 	"errors"
+	"os/exec"
 	"time"
 )
 
@@ -16,3 +17,7 @@ func rss() (float64, error)                            { return 0, errNotLinux }
 func peakRSS() (float64, error)                        { return 0, errNotLinux }
 func kernelRelease() (string, error)                   { return "", errNotLinux }
 func cpuTime() (user, system time.Duration, err error) { return 0, 0, errNotLinux }
+
+// dieWithParent returns cmd: outside Linux what a child starts may
+// outlive it when the lab kills it.
+func dieWithParent(cmd *exec.Cmd) *exec.Cmd { return cmd }

@@ -379,7 +379,7 @@ func pgoChild(_ string, short bool, out *Output) {
 	defer os.RemoveAll(dir)
 	const pkg = "github.com/mapguard/mapguard/lab/pgowork"
 	build := func(pgo, bin string) error {
-		cmd := exec.Command(goBin, "build", "-pgo="+pgo, "-o", bin, pkg)
+		cmd := dieWithParent(exec.Command(goBin, "build", "-pgo="+pgo, "-o", bin, pkg))
 		// The program is built for this machine, whatever GOARCH or
 		// GOFLAGS the lab runs under.
 		cmd.Env = append(os.Environ(), "GOOS=", "GOARCH=", "GOFLAGS=", "CGO_ENABLED=0")
@@ -393,7 +393,7 @@ func pgoChild(_ string, short bool, out *Output) {
 		ops, rounds = 500_000, 3
 	}
 	run := func(bin string, args ...string) (float64, error) {
-		b, err := exec.Command(bin, append([]string{"-ops", strconv.Itoa(ops)}, args...)...).Output()
+		b, err := dieWithParent(exec.Command(bin, append([]string{"-ops", strconv.Itoa(ops)}, args...)...)).Output()
 		if err != nil {
 			return 0, fmt.Errorf("%s: %w", filepath.Base(bin), err)
 		}

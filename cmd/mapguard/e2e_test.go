@@ -24,8 +24,7 @@ import (
 // or a stand-in for go run that starts the demo as its own child.
 func TestMain(m *testing.M) {
 	if os.Getenv("MAPGUARD_TEST_AS_COMMAND") != "" {
-		err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
-		os.Exit(exitCode(err, os.Stderr))
+		os.Exit(runProcess(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
 	if args := os.Getenv("MAPGUARD_E2E_DEMO_ARGS"); args != "" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -50,7 +50,12 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usagef("%v", err)
 	}
 	if *child != 0 {
-		lab.ChildMain(*child, *variant, *short) // exits
+		// Returning rather than exiting lets main write the child's CPU
+		// profile (MAPGUARD_CPUPROFILE_DIR).
+		if err := lab.RunChild(*child, *variant, *short, stdout); err != nil {
+			return fmt.Errorf("lab child: %w", err)
+		}
+		return nil
 	}
 	if fs.NArg() > 0 {
 		return usagef("lab takes no arguments, got %q", fs.Args())

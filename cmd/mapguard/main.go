@@ -23,9 +23,23 @@ func main() {
 	// The first Ctrl-C asks the command to stop and report what finished;
 	// restoring the default handling then lets a second one kill it.
 	go func() { <-ctx.Done(); stop() }()
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := runProcess(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	os.Exit(exitCode(err, os.Stderr))
+	os.Exit(code)
+}
+
+// runProcess runs the command line as the whole process does, CPU
+// profile included (MAPGUARD_CPUPROFILE_DIR), and returns its exit status.
+func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	stopProfile, err := startCPUProfile(os.Getenv(cpuProfileEnv))
+	if err != nil {
+		return exitCode(err, stderr)
+	}
+	err = run(ctx, args, stdout, stderr)
+	if perr := stopProfile(); err == nil {
+		err = perr
+	}
+	return exitCode(err, stderr)
 }
 
 // usageError is a mistake in the command line; it exits with status 2.
