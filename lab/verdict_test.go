@@ -120,23 +120,38 @@ func TestVerdicts(t *testing.T) {
 		{"zero-copy-io", zeroCopy("6.18.44", 2961, 0.46, 2541, 0.50, 1655, 1377), lab.Partly},          // this VM: 17% faster, 7% less system CPU
 		{"zero-copy-io", zeroCopy("5.15.0-91-generic", 3700, 0.24, 2700, 0.5, 2000, 1300), lab.Partly}, // splice worked before 5.19
 		{"zero-copy-io", append(zeroCopy("6.8.0", 3700, 0.24, 2700, 0.5, 2000, 1300), r("tcp-hidden", "", "error", "connection refused")), lab.Inconclusive},
+		{"zero-copy-io", zeroCopy("6.8.0", 2970, 0.3, 2700, 0.5, 2000, 1300), lab.Partly},              // 10% faster, 40% less system CPU
+		{"zero-copy-io", zeroCopy("5.15.0-91-generic", 2700, 0.5, 2700, 0.5, 2000, 1300), lab.Refuted}, // splice before 5.19, no file gain
+		{"zero-copy-io", join(zeroCopy("6.8.0", 3700, 0.24, 2700, 0.5, 2000, 1300)[:3], times(3, r("file-hidden", "", "mb_per_s", 2700, "sys_s_per_gb", 0, "user_s_per_gb", 0)), zeroCopy("6.8.0", 3700, 0.24, 2700, 0.5, 2000, 1300)[6:]), lab.Inconclusive}, // no CPU time for the loop
 
-		{"pgo", []lab.Run{pgo(100, 85, 7)}, lab.Confirmed},
-		{"pgo", []lab.Run{pgo(100, 97, 7)}, lab.Partly},
-		{"pgo", []lab.Run{pgo(100, 99.5, 7)}, lab.Refuted},
-		{"pgo", []lab.Run{pgo(100, 101, 7)}, lab.Refuted},
-		{"pgo", []lab.Run{pgo(100, 85, 2)}, lab.Inconclusive},
+		{"pgo", []lab.Run{pgo(100, 85, 7, 7)}, lab.Confirmed},
+		{"pgo", []lab.Run{pgo(100, 97, 7, 5)}, lab.Partly},
+		{"pgo", []lab.Run{pgo(100, 97, 7, 4)}, lab.Inconclusive}, // the rounds disagree
+		{"pgo", []lab.Run{pgo(100, 99.5, 7, 4)}, lab.Refuted},
+		{"pgo", []lab.Run{pgo(100, 101, 7, 2)}, lab.Refuted},
+		{"pgo", []lab.Run{pgo(100, 85, 2, 2)}, lab.Inconclusive},
 		{"pgo", []lab.Run{r("interleaved", "", "error", "go build: cannot find module")}, lab.Inconclusive},
 
-		{"free-os-memory", freeOS(0.01, 1.0, 0.01, 1.0), lab.Confirmed},
-		{"free-os-memory", freeOS(0.01, 1.0, 0.01, 0.05), lab.Partly}, // the scavenger did it alone
+		{"free-os-memory", freeOS(0.01, 1.0, 0.6, 1.0), lab.Confirmed}, // the setting mattered
+		{"free-os-memory", freeOS(0.01, 1.0, 0.01, 1.0), lab.Partly},   // the setting is the default
+		{"free-os-memory", freeOS(0.01, 1.0, 0.6, 0.05), lab.Partly},   // the scavenger did it alone
 		{"free-os-memory", freeOS(0.5, 1.0, 0.5, 1.0), lab.Refuted},
-		{"free-os-memory", freeOS(0.01, 1.0, 0.01, 1.0)[:3], lab.Inconclusive},
+		{"free-os-memory", append(freeOS(0.01, 1.0, 0.6, 1.0)[:3], r("scavenger", "", "before_bytes", 10e6, "full_bytes", 310e6)), lab.Inconclusive}, // no after_bytes
+		// Each run is judged against its own baseline, then the median
+		// taken: medians of before, full and after from different runs
+		// would say 32% kept and "confirmed".
+		{"free-os-memory", append(freeOS(0.01, 1.0, 0.6, 1.0)[:3],
+			r("scavenger", "", "before_bytes", 10e6, "full_bytes", 310e6, "after_bytes", 15e6),
+			r("scavenger", "", "before_bytes", 100e6, "full_bytes", 400e6, "after_bytes", 105e6),
+			r("scavenger", "", "before_bytes", 10e6, "full_bytes", 310e6, "after_bytes", 300e6)), lab.Partly},
 
-		{"dynamic-gogc", gogc(0.2, 0.23, 0.1), lab.Confirmed},
-		{"dynamic-gogc", gogc(0.2, 0.23, 4.2), lab.Refuted},
-		{"dynamic-gogc", gogc(0.2, 0.23, 0.18), lab.Partly},
+		// p99s are the runtime's bucket bounds, four per doubling.
+		{"dynamic-gogc", gogc(0.197, 0.229, 0.131), lab.Confirmed}, // two buckets lower
+		{"dynamic-gogc", gogc(0.197, 0.229, 4.194), lab.Refuted},
+		{"dynamic-gogc", gogc(0.197, 0.229, 0.164), lab.Partly}, // one bucket lower
 		{"dynamic-gogc", gogc(0, 0, 0), lab.Inconclusive},
+		{"dynamic-gogc", append(gogc(0.197, 0.229, 0.131)[:6], times(3, r("slope", "", "gc_cycles", 40))...), lab.Inconclusive}, // no pauses reported
+
 	} {
 		s, ok := lab.Lookup(tc.scenario)
 		if !ok {
@@ -260,9 +275,10 @@ func zeroCopy(kernel string, file, fileSys, hidden, hiddenSys, tcp, tcpHidden fl
 	)
 }
 
-// pgo makes claim 14's run.
-func pgo(plain, opt float64, rounds int) lab.Run {
-	return r("interleaved", "", "plain_ns", plain, "pgo_ns", opt, "rounds", rounds, "plain_bytes", 3.1e6, "pgo_bytes", 3.2e6)
+// pgo makes claim 14's run: medians, rounds, and in how many of them the
+// PGO build was faster.
+func pgo(plain, opt float64, rounds, faster int) lab.Run {
+	return r("interleaved", "", "plain_ns", plain, "pgo_ns", opt, "rounds", rounds, "pgo_faster_rounds", faster, "plain_bytes", 3.1e6, "pgo_bytes", 3.2e6)
 }
 
 // freeOS makes claim 15's runs from the part of a 300 MB map still
