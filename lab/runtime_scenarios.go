@@ -127,8 +127,9 @@ type streamResult struct {
 	wall, user, sys time.Duration
 }
 
-// hide passes only Read and Write on, so that io.Copy cannot find
-// ReadFrom or WriteTo.
+// hiddenReader and hiddenWriter pass only Read and Write on, so that
+// io.Copy cannot find ReadFrom or WriteTo: the user-space loop a wrapper
+// leaves.
 type (
 	hiddenReader struct{ io.Reader }
 	hiddenWriter struct{ io.Writer }
