@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -60,6 +59,8 @@ type KafkaReadOptions struct {
 	// starts (default 10 s); no answer in time is an error naming the
 	// brokers, not an empty topic.
 	Timeout time.Duration
+	// Auth secures the connections: TLS and SASL (default plaintext).
+	Auth KafkaAuth
 }
 
 // fetchMaxBytes bounds one fetch of events (franz-go's default is 50 MB):
@@ -72,7 +73,8 @@ const fetchMaxBytes = 4 << 20
 // ReadEventsKafka consumes events from a topic until it is caught up (no
 // record for o.Idle) or ctx is done, calling each(e) for every event.
 // Records that are not events are counted and skipped. No broker
-// answering within o.Timeout is an error that names the brokers.
+// answering within o.Timeout is an error that names the brokers; a broker
+// refusing the credentials is an *AuthError.
 func ReadEventsKafka(ctx context.Context, o KafkaReadOptions, each func(Event)) (skipped int, err error) {
 	if len(o.Brokers) == 0 || o.Topic == "" {
 		return 0, errors.New("rollout: kafka: brokers and topic are required")
@@ -83,25 +85,15 @@ func ReadEventsKafka(ctx context.Context, o KafkaReadOptions, each func(Event)) 
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
 	}
-	opts := []kgo.Opt{kgo.SeedBrokers(o.Brokers...), kgo.ConsumeTopics(o.Topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxBytes(fetchMaxBytes)}
+	opts := []kgo.Opt{kgo.ConsumeTopics(o.Topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(fetchMaxBytes)}
 	if o.Group != "" {
 		opts = append(opts, kgo.ConsumerGroup(o.Group))
 	}
-	cl, err := kgo.NewClient(opts...)
+	cl, err := o.Auth.Connect(ctx, o.Brokers, o.Timeout, opts...)
 	if err != nil {
-		return 0, fmt.Errorf("rollout: kafka: %w", err)
+		return 0, err
 	}
 	defer cl.Close()
-	pctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	err = cl.Ping(pctx)
-	cancel()
-	if err != nil {
-		if ctx.Err() != nil {
-			return 0, fmt.Errorf("rollout: kafka: %w", ctx.Err())
-		}
-		return 0, fmt.Errorf("rollout: kafka: no broker of %s answered within %v: %w", strings.Join(o.Brokers, ","), o.Timeout, err)
-	}
 	for ctx.Err() == nil {
 		pctx, cancel := context.WithTimeout(ctx, o.Idle)
 		fs := cl.PollFetches(pctx)

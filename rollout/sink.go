@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -150,6 +151,10 @@ type KafkaSink struct {
 	// buffer was full, and failed (not delivered before the delivery
 	// timeout).
 	delivered, dropped, failed atomic.Int64
+	auth                       KafkaAuth
+	watch                      *connWatch
+	brokers                    string                // comma-separated, for Err
+	lastErr                    atomic.Pointer[error] // the last delivery failure
 }
 
 // KafkaOptions configure a KafkaSink.
@@ -164,6 +169,10 @@ type KafkaOptions struct {
 	DeliveryTimeout time.Duration
 	// Linger batches events for up to this long (default 5 ms).
 	Linger time.Duration
+	// Auth secures the connections: TLS and SASL (default plaintext).
+	// Events that fail for want of authentication count as failed, and
+	// Err says why.
+	Auth KafkaAuth
 }
 
 // NewKafkaSink returns a sink producing to o.Topic. It does not wait for
@@ -181,17 +190,23 @@ func NewKafkaSink(o KafkaOptions) (*KafkaSink, error) {
 	if o.Linger <= 0 {
 		o.Linger = 5 * time.Millisecond
 	}
-	cl, err := kgo.NewClient(
+	secure, err := o.Auth.Opts()
+	if err != nil {
+		return nil, err
+	}
+	w := &connWatch{}
+	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(o.Brokers...),
+		kgo.WithHooks(w),
 		kgo.DefaultProduceTopic(o.Topic),
-		kgo.MaxBufferedRecords(o.MaxBuffered+1), // room already bounds it
+		kgo.MaxBufferedRecords(o.MaxBuffered + 1), // room already bounds it
 		kgo.RecordDeliveryTimeout(o.DeliveryTimeout),
 		kgo.ProducerLinger(o.Linger),
-	)
+	}, secure...)...)
 	if err != nil {
-		return nil, fmt.Errorf("rollout: kafka sink: %w", err)
+		return nil, o.Auth.redact(fmt.Errorf("rollout: kafka sink: %w", err))
 	}
-	return &KafkaSink{cl: cl, policy: o.Policy, room: make(chan struct{}, o.MaxBuffered)}, nil
+	return &KafkaSink{cl: cl, policy: o.Policy, room: make(chan struct{}, o.MaxBuffered), auth: o.Auth, watch: w, brokers: strings.Join(o.Brokers, ",")}, nil
 }
 
 // Emit queues e for production, keyed by unit so a unit's events stay in
@@ -222,6 +237,7 @@ func (s *KafkaSink) Emit(ctx context.Context, e Event) error {
 		<-s.room
 		if err != nil {
 			s.failed.Add(1)
+			s.fail(err)
 		} else {
 			s.delivered.Add(1)
 		}
@@ -245,6 +261,23 @@ func (s *KafkaSink) Close() error {
 	err := s.Flush(ctx)
 	s.cl.Close()
 	return err
+}
+
+// fail records why an event failed, as Err reports it.
+func (s *KafkaSink) fail(err error) {
+	err = s.auth.describe(s.watch, "event not delivered to "+s.brokers, err)
+	s.lastErr.Store(&err)
+}
+
+// Err returns why the last event that failed was not delivered (nil if
+// none failed): an *AuthError when a broker refused the credentials,
+// otherwise the brokers tried and franz-go's error. It never holds the
+// password.
+func (s *KafkaSink) Err() error {
+	if p := s.lastErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // KafkaStats counts what happened to the events emitted.

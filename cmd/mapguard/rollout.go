@@ -28,6 +28,7 @@ const rolloutUsage = `usage: mapguard rollout <assign|analyze|aggregate|report> 
   report     scale-out: the report merged from the latest partial of every partition:
              [-config f.yaml] -experiment key [-control arm] -brokers a,b -partials t [-topic events]
 
+` + kafkaAuthUsage + `
 "mapguard rollout <subcommand> -h" lists a subcommand's flags.
 `
 
@@ -170,6 +171,7 @@ func rolloutAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer
 	follow := fs.Bool("follow", false, "keep consuming and print a report every -every")
 	every := fs.Duration("every", 10*time.Second, "report interval with -follow")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for a Kafka broker to answer before giving up")
+	kafkaAuth := kafkaAuthFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -214,7 +216,11 @@ func rolloutAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer
 	if *topic == "" {
 		return usagef("-topic is required with -brokers")
 	}
-	opts := rollout.KafkaReadOptions{Brokers: strings.Split(*brokers, ","), Topic: *topic, Group: *group, Timeout: *timeout}
+	auth, err := kafkaAuth()
+	if err != nil {
+		return err
+	}
+	opts := rollout.KafkaReadOptions{Brokers: strings.Split(*brokers, ","), Topic: *topic, Group: *group, Timeout: *timeout, Auth: auth}
 	source := fmt.Sprintf("topic %s at %s", *topic, *brokers)
 	for reports := 0; ; reports++ {
 		if *group == "" {
@@ -402,6 +408,7 @@ func rolloutAggregate(ctx context.Context, args []string, stderr io.Writer) erro
 	every := fs.Int("every", 100_000, "publish a partition's partial once it covers this many more records")
 	interval := fs.Duration("interval", 10*time.Second, "publish a partition's partial at least this often while it changes")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for a Kafka broker to answer before giving up")
+	kafkaAuth := kafkaAuthFlags(fs)
 	progressEvery := fs.Duration("progress", 10*time.Second, "how often to print progress on stderr (0: never)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -422,8 +429,12 @@ func rolloutAggregate(ctx context.Context, args []string, stderr io.Writer) erro
 	case *progressEvery < 0:
 		return usagef("-progress must not be negative, got %v", *progressEvery)
 	}
+	auth, err := kafkaAuth()
+	if err != nil {
+		return err
+	}
 	m, err := partial.NewMember(partial.Options{
-		Brokers: strings.Split(*brokers, ","), Topic: *topic, Group: *group, Partials: *partials,
+		Brokers: strings.Split(*brokers, ","), Topic: *topic, Group: *group, Partials: *partials, Auth: auth,
 		Experiment: e, Every: *every, Interval: *interval, Timeout: *timeout,
 		Logf: func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) },
 	})
@@ -470,6 +481,7 @@ func rolloutReport(ctx context.Context, args []string, stdout, stderr io.Writer)
 	partials := fs.String("partials", "", "compacted Kafka topic of the partial aggregates")
 	topic := fs.String("topic", "", "Kafka topic of the events, to name its partitions without a partial even when none has one (default: the topics the partials name)")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for a Kafka broker to answer before giving up")
+	kafkaAuth := kafkaAuthFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -489,7 +501,11 @@ func rolloutReport(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		want = &e
 	}
-	snap, err := partial.Read(ctx, partial.ReadOptions{Brokers: strings.Split(*brokers, ","), Partials: *partials, Experiment: *key, Source: *topic, Timeout: *timeout})
+	auth, err := kafkaAuth()
+	if err != nil {
+		return err
+	}
+	snap, err := partial.Read(ctx, partial.ReadOptions{Brokers: strings.Split(*brokers, ","), Partials: *partials, Experiment: *key, Source: *topic, Timeout: *timeout, Auth: auth})
 	var none *partial.NoPartialsError
 	if errors.As(err, &none) {
 		return fmt.Errorf("rollout report: no partials of experiment %s in topic %s at %s: is a `mapguard rollout aggregate` group running?", *key, *partials, *brokers)

@@ -42,7 +42,9 @@ type Options struct {
 	// Name names the member in the partials it writes (default host,
 	// process id and a sequence number).
 	Name string
-	// Opts are extra franz-go options (TLS, SASL, group timeouts, ...).
+	// Auth secures the connections: TLS and SASL (default plaintext).
+	Auth rollout.KafkaAuth
+	// Opts are extra franz-go options (group timeouts, ...).
 	Opts []kgo.Opt
 	// Logf, if set, is told of malformed events (the first few per
 	// partition, with their partition and offset) and of failed
@@ -76,6 +78,8 @@ const pollRecords = 10_000
 type Member struct {
 	o    Options
 	base []kgo.Opt
+	// secure are the options of o.Auth, which newClient adds itself.
+	secure []kgo.Opt
 	// admin is a plain client for metadata and for reading partials.
 	admin *kgo.Client
 	// mu protects parts. It is held by the poll loop while it adds a
@@ -145,7 +149,11 @@ func NewMember(o Options) (*Member, error) {
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
-	return &Member{o: o, base: baseOpts(o.Brokers, o.Opts), parts: map[int32]*state{}}, nil
+	secure, err := o.Auth.Opts()
+	if err != nil {
+		return nil, err
+	}
+	return &Member{o: o, base: baseOpts(o.Brokers, o.Opts), secure: secure, parts: map[int32]*state{}}, nil
 }
 
 // Stats returns the member's counters.
@@ -163,7 +171,7 @@ func (m *Member) Run(ctx context.Context) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	m.stop = stop
-	admin, err := newClient(ctx, m.base, m.o.Brokers, m.o.Timeout)
+	admin, err := newClient(ctx, m.o.Auth, m.base, m.o.Brokers, m.o.Timeout)
 	if err != nil {
 		return err
 	}
@@ -172,7 +180,7 @@ func (m *Member) Run(ctx context.Context) error {
 	if err := EnsureTopic(ctx, admin, m.o.Partials); err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(append(slices.Clone(m.base),
+	cl, err := kgo.NewClient(append(append(slices.Clone(m.base), m.secure...),
 		kgo.ConsumerGroup(m.o.Group),
 		kgo.ConsumeTopics(m.o.Topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -320,7 +328,7 @@ func (m *Member) adjust(ctx context.Context, offsets map[string]map[int32]kgo.Of
 	var latest map[topicPartition]rawPartial
 	var err error
 	for {
-		latest, _, err = readLatest(ctx, m.admin, m.base, m.o.Partials, want)
+		latest, _, err = readLatest(ctx, m.admin, append(slices.Clone(m.base), m.secure...), m.o.Partials, want)
 		if err == nil {
 			break
 		}

@@ -38,7 +38,9 @@ type ReadOptions struct {
 	Source string
 	// Timeout bounds the wait for a broker to answer (default 10 s).
 	Timeout time.Duration
-	// Opts are extra franz-go options (TLS, SASL, ...).
+	// Auth secures the connections: TLS and SASL (default plaintext).
+	Auth rollout.KafkaAuth
+	// Opts are extra franz-go options.
 	Opts []kgo.Opt
 }
 
@@ -79,13 +81,17 @@ func Read(ctx context.Context, o ReadOptions) (*Snapshot, error) {
 	if len(o.Brokers) == 0 || o.Partials == "" || o.Experiment == "" {
 		return nil, errors.New("partial: read: brokers, partials topic and experiment are required")
 	}
+	secure, err := o.Auth.Opts()
+	if err != nil {
+		return nil, err
+	}
 	base := baseOpts(o.Brokers, o.Opts)
-	cl, err := newClient(ctx, base, o.Brokers, o.Timeout)
+	cl, err := newClient(ctx, o.Auth, base, o.Brokers, o.Timeout)
 	if err != nil {
 		return nil, err
 	}
 	defer cl.Close()
-	latest, skipped, err := readLatest(ctx, cl, base, o.Partials, func(exp, _ string, _ int32) bool { return exp == o.Experiment })
+	latest, skipped, err := readLatest(ctx, cl, append(base, secure...), o.Partials, func(exp, _ string, _ int32) bool { return exp == o.Experiment })
 	if err != nil {
 		return nil, err
 	}
@@ -242,28 +248,12 @@ func baseOpts(brokers []string, extra []kgo.Opt) []kgo.Opt {
 	return append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.ProducerBatchMaxBytes(maxPartialBytes)}, extra...)
 }
 
-// newClient returns a client of opts (and more) once one of brokers
-// answers within timeout (default 10 s); none answering is an error
-// naming them.
-func newClient(ctx context.Context, opts []kgo.Opt, brokers []string, timeout time.Duration, more ...kgo.Opt) (*kgo.Client, error) {
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	cl, err := kgo.NewClient(append(slices.Clone(opts), more...)...)
-	if err != nil {
-		return nil, fmt.Errorf("partial: %w", err)
-	}
-	pctx, cancel := context.WithTimeout(ctx, timeout)
-	err = cl.Ping(pctx)
-	cancel()
-	if err != nil {
-		cl.Close()
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("partial: %w", ctx.Err())
-		}
-		return nil, fmt.Errorf("partial: no broker of %s answered within %v: %w", strings.Join(brokers, ","), timeout, err)
-	}
-	return cl, nil
+// newClient returns a client of opts (and more), secured by auth, once
+// one of brokers answers within timeout (default 10 s); none answering is
+// an error naming them, and a broker refusing the credentials is a
+// *rollout.AuthError (rollout.KafkaAuth.Connect).
+func newClient(ctx context.Context, auth rollout.KafkaAuth, opts []kgo.Opt, brokers []string, timeout time.Duration, more ...kgo.Opt) (*kgo.Client, error) {
+	return auth.Connect(ctx, brokers, timeout, append(slices.Clone(opts), more...)...)
 }
 
 // endOffsets returns the end offset (high watermark) of every partition
