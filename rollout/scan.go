@@ -40,6 +40,10 @@ type ScanStats struct {
 	Malformed int
 	// First holds the first MaxLineErrors of them.
 	First []LineError
+	// Torn is 1 when the stream's last line has no newline and is not an
+	// event: a line its writer did not finish (a FileSink killed
+	// mid-write leaves one). It is skipped and not counted in Malformed.
+	Torn int
 }
 
 func (s *ScanStats) bad(line int, err error) {
@@ -53,7 +57,8 @@ func (s *ScanStats) bad(line int, err error) {
 // memory, calling each for every event. A line that is not an event, is
 // longer than MaxLineBytes, or for which each returns an error is
 // counted in the stats as malformed (the first few kept with their line
-// numbers) and reading goes on; only an error reading r ends the scan
+// numbers) and reading goes on; a last line without a newline that is
+// not an event is counted as torn; only an error reading r ends the scan
 // early, and is returned with the stats so far. Blank lines are skipped.
 func ScanEvents(r io.Reader, each func(Event) error) (ScanStats, error) {
 	var st ScanStats
@@ -86,7 +91,11 @@ func ScanEvents(r io.Reader, each func(Event) error) (ScanStats, error) {
 		default:
 			var e Event
 			if derr := json.Unmarshal(line, &e); derr != nil {
-				st.bad(st.Lines, derr)
+				if err != nil { // the last line, without a newline
+					st.Torn++
+				} else {
+					st.bad(st.Lines, derr)
+				}
 			} else if cerr := each(e); cerr != nil {
 				st.bad(st.Lines, cerr)
 			} else {

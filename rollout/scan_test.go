@@ -64,3 +64,25 @@ func TestScanEventsReadError(t *testing.T) {
 		t.Fatalf("ScanEvents = %+v, %v after %d events; want the read error after 1 event", st, err, n)
 	}
 }
+
+// TestScanEventsTornLastLine: a last line without a newline that is not
+// an event is torn, counted apart from the malformed lines; one that is
+// an event is used; a torn line followed by more lines is malformed.
+func TestScanEventsTornLastLine(t *testing.T) {
+	ev := `{"experiment":"map-impl","arm":"control","unit":"a"}`
+	for _, tc := range []struct {
+		in                      string
+		events, malformed, torn int
+	}{
+		{ev + "\n" + ev + "\n" + ev[:20], 2, 0, 1},
+		{ev + "\n" + ev, 2, 0, 0},
+		{ev + "\n" + ev[:20] + "\n" + ev + "\n", 2, 1, 0},
+		{ev[:20], 0, 0, 1},
+		{ev + "\n", 1, 0, 0},
+	} {
+		st, err := rollout.ScanEvents(strings.NewReader(tc.in), func(rollout.Event) error { return nil })
+		if err != nil || st.Events != tc.events || st.Malformed != tc.malformed || st.Torn != tc.torn {
+			t.Errorf("ScanEvents(%q) = %+v, %v; want %d events, %d malformed, %d torn", tc.in, st, err, tc.events, tc.malformed, tc.torn)
+		}
+	}
+}

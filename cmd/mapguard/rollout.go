@@ -293,6 +293,9 @@ func analyzeFile(agg *rollout.Aggregator, path string, stderr io.Writer, report 
 	if err != nil {
 		return fmt.Errorf("rollout analyze: %s: %w", path, err)
 	}
+	if st.Torn > 0 {
+		fmt.Fprintf(stderr, "mapguard rollout: %s: its last line is torn (its writer stopped mid-write), skipped\n", path)
+	}
 	if st.Malformed > 0 {
 		fmt.Fprintf(stderr, "mapguard rollout: %s: %d of %d lines malformed, not counted in any arm:\n", path, st.Malformed, st.Lines)
 		for _, le := range st.First {

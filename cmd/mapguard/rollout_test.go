@@ -148,6 +148,23 @@ func TestRolloutAssignAndFile(t *testing.T) {
 	if !strings.Contains(out.String(), "syncmap") || !strings.Contains(out.String(), "200") {
 		t.Fatalf("file report:\n%s", out.String())
 	}
+
+	// A writer killed mid-write leaves a torn last line: analyze says so
+	// on stderr and reports the whole lines.
+	f, err := os.OpenFile(events, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"experiment":"map-impl","arm":"syncm`)
+	f.Close()
+	out.Reset()
+	var errOut bytes.Buffer
+	if err := run(context.Background(), []string{"rollout", "analyze", "-config", cfg, "-experiment", "map-impl", "-control", "syncmap", "-file", events}, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errOut.String(), "last line is torn") || strings.Contains(errOut.String(), "malformed") || !strings.Contains(out.String(), "200") {
+		t.Fatalf("file with a torn last line: stderr %q, report:\n%s", errOut.String(), out.String())
+	}
 }
 
 func TestRolloutUsageErrors(t *testing.T) {
