@@ -50,14 +50,27 @@ func newDemo() *demo {
 	return d
 }
 
-func (d *demo) handler() http.Handler {
+// pprofHandler serves /debug/pprof/. runDemo serves it only on a
+// loopback address: profiles and the command line are not for the
+// network.
+func pprofHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{EnableOpenMetrics: true}))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// handler serves the session service and /metrics, and /debug/pprof/ too
+// when withPprof (the service's own address is a loopback one).
+func (d *demo) handler(withPprof bool) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{EnableOpenMetrics: true}))
+	if withPprof {
+		mux.Handle("/debug/pprof/", pprofHandler())
+	}
 	mux.HandleFunc("GET /sessions/{id}", func(w http.ResponseWriter, r *http.Request) {
 		s, ok := d.sessions.Load(r.PathValue("id"))
 		if !ok {
@@ -221,11 +234,23 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	}
 }
 
+// isLoopback says whether the host of addr (host:port) is a loopback
+// address or localhost.
+func isLoopback(addr string) (bool, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false, err
+	}
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback()), nil
+}
+
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ppid := os.Getppid() // first, before anything can be served
 	fs := flag.NewFlagSet("mapguard demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:8080", "listen address (loopback; port 0 picks a free one)")
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address of the service and /metrics: loopback unless told otherwise (0.0.0.0:8080 for every interface); port 0 picks a free one")
+	pprofAddr := fs.String("pprof-addr", "", "loopback listen address of /debug/pprof/ (default: -addr when it is loopback, else 127.0.0.1 on a free port)")
 	duration := fs.Duration("duration", 10*time.Minute, "stop after this long")
 	load := fs.Bool("load", false, "generate traffic: session churn, config reads, a periodic export")
 	grow := fs.Bool("grow", false, "with -load, also leak new sessions (growth the alert rules catch), up to -grow-max")
@@ -262,12 +287,16 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *grow && !*load {
 		return usagef("-grow needs -load")
 	}
-	host, _, err := net.SplitHostPort(*addr)
+	loopback, err := isLoopback(*addr)
 	if err != nil {
 		return usagef("-addr: %v", err)
 	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return usagef("-addr must be a loopback address, got %q: the demo exposes pprof", *addr)
+	if *pprofAddr != "" {
+		if lo, err := isLoopback(*pprofAddr); err != nil || !lo {
+			return usagef("-pprof-addr must be a loopback address, got %q: profiles and the command line are not for the network", *pprofAddr)
+		}
+	} else if !loopback {
+		*pprofAddr = "127.0.0.1:0"
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -275,9 +304,26 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	out := &lockedWriter{w: stdout}
 	d := newDemo()
-	srv := &http.Server{Handler: d.handler(), ReadHeaderTimeout: 5 * time.Second}
-	fmt.Fprintf(out, "mapguard demo listening on http://%s (metrics at /metrics, profiles at /debug/pprof/); stops after %v or on Ctrl-C\n",
-		ln.Addr(), *duration)
+	srv := &http.Server{Handler: d.handler(*pprofAddr == ""), ReadHeaderTimeout: 5 * time.Second}
+	reach := "loopback only; -addr 0.0.0.0:8080 serves every interface"
+	if !loopback {
+		reach = "reachable from other machines"
+	}
+	profiles := "profiles at /debug/pprof/"
+	var pprofSrv *http.Server
+	if *pprofAddr != "" {
+		pln, err := net.Listen("tcp", *pprofAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("demo: -pprof-addr: %w", err)
+		}
+		pprofSrv = &http.Server{Handler: pprofHandler(), ReadHeaderTimeout: 5 * time.Second}
+		go pprofSrv.Serve(pln)
+		defer pprofSrv.Close()
+		profiles = fmt.Sprintf("profiles only on loopback at http://%s/debug/pprof/", pln.Addr())
+	}
+	fmt.Fprintf(out, "mapguard demo listening on http://%s (%s): metrics at /metrics, %s; stops after %v or on Ctrl-C\n",
+		ln.Addr(), reach, profiles, *duration)
 
 	errDuration := fmt.Errorf("-duration %v elapsed", *duration)
 	ctx, cancelTimeout := context.WithTimeoutCause(ctx, *duration, errDuration)

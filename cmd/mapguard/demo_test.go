@@ -12,7 +12,7 @@ import (
 
 func TestDemoEndpoints(t *testing.T) {
 	d := newDemo()
-	srv := httptest.NewServer(d.handler())
+	srv := httptest.NewServer(d.handler(true))
 	defer srv.Close()
 	do := func(method, path string) (int, string) {
 		t.Helper()
@@ -130,9 +130,78 @@ func TestDemoFlagErrors(t *testing.T) {
 		{"demo", "-duration", "0s"},
 		{"demo", "-load", "-grow", "-grow-max", "0"},
 		{"demo", "-grow"},
+		{"demo", "-addr", "nohostport"},
+		{"demo", "-pprof-addr", "0.0.0.0:0"},
+		{"demo", "-addr", "0.0.0.0:0", "-pprof-addr", "192.0.2.1:6060"},
 	} {
 		if code := exitCode(run(context.Background(), args, io.Discard, io.Discard), io.Discard); code != 2 {
 			t.Errorf("%q: exit %d; want 2", args, code)
+		}
+	}
+}
+
+// TestDemoAddresses: by default the demo listens on loopback and says so,
+// with pprof beside the service; told to listen on every interface, it
+// says so and serves pprof only on a loopback port of its own.
+func TestDemoAddresses(t *testing.T) {
+	get := func(url string) int {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tc := range []struct {
+		addr, reach string
+		pprofApart  bool
+	}{
+		{"127.0.0.1:0", "loopback only", false},
+		{"0.0.0.0:0", "reachable from other machines", true},
+	} {
+		var buf strings.Builder
+		out := &lockedWriter{w: &buf}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			done <- run(ctx, []string{"demo", "-addr", tc.addr, "-exit-with-parent=false"}, out, io.Discard)
+		}()
+		var line string
+		for deadline := time.Now().Add(10 * time.Second); line == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			out.mu.Lock()
+			line = buf.String()
+			out.mu.Unlock()
+		}
+		// "mapguard demo listening on http://HOST:PORT (...): ..."
+		_, rest, _ := strings.Cut(line, "listening on http://")
+		service, _, _ := strings.Cut(rest, " ")
+		_, port, _ := strings.Cut(service, "]:")
+		if port == "" {
+			_, port, _ = strings.Cut(service, ":")
+		}
+		if !strings.Contains(line, tc.reach) || port == "" {
+			cancel()
+			<-done
+			t.Fatalf("-addr %s: %q; want it to say %q and the port", tc.addr, line, tc.reach)
+		}
+		base := "http://127.0.0.1:" + port
+		if code := get(base + "/metrics"); code != 200 {
+			t.Errorf("-addr %s: /metrics %d", tc.addr, code)
+		}
+		code := get(base + "/debug/pprof/")
+		if tc.pprofApart {
+			_, p, _ := strings.Cut(line, "profiles only on loopback at ")
+			pprofURL, _, _ := strings.Cut(p, ";")
+			if code != http.StatusNotFound || !strings.HasPrefix(pprofURL, "http://127.0.0.1:") || get(pprofURL) != 200 {
+				t.Errorf("-addr %s: pprof %d on the service's address, %q in %q; want 404 there and 200 on a loopback address of its own", tc.addr, code, pprofURL, line)
+			}
+		} else if code != 200 {
+			t.Errorf("-addr %s: /debug/pprof/ %d beside the service; want 200", tc.addr, code)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("-addr %s: %v", tc.addr, err)
 		}
 	}
 }
