@@ -86,7 +86,18 @@ func newLinRecord(client int, in linInput, out linOutput, call, ret int64) linRe
 var lincheckBuild struct {
 	once sync.Once
 	path string
+	dir  string // the temporary directory path is in, if built here
 	err  error
+}
+
+// TestMain removes the lincheck command built into a temporary directory
+// once the tests are done.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if lincheckBuild.dir != "" {
+		os.RemoveAll(lincheckBuild.dir)
+	}
+	os.Exit(code)
 }
 
 // lincheckCommand returns the lincheck command: $MAPGUARD_LINCHECK if set
@@ -104,7 +115,7 @@ func lincheckCommand() (string, error) {
 			b.err = err
 			return
 		}
-		b.path = filepath.Join(dir, "lincheck")
+		b.dir, b.path = dir, filepath.Join(dir, "lincheck")
 		cmd := exec.Command("go", "build", "-o", b.path, "github.com/mapguard/mapguard/internal/lincheck/cmd/lincheck")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			b.err = fmt.Errorf("go build of the lincheck command (it needs the repository's go.work): %v\n%s", err, out)
