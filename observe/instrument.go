@@ -77,7 +77,10 @@ func countersUpTo(last counter) []counter {
 }
 
 // instrument is what the instrumented maps share: the counters, the
-// iteration histograms, the tracer, the collector.
+// iteration histograms, the tracer. It does not point to the map's
+// Collector (nor to the Registerer, which holds the Collector): the
+// sampler and a mapguard.Map reach the instrument, and must not keep the
+// map's name in use (claimNames) once its wrapper and Collector are gone.
 type instrument struct {
 	name        string
 	cfg         config
@@ -89,22 +92,30 @@ type instrument struct {
 	otelSeconds metric.Float64Histogram
 	labels      pprof.LabelSet
 	computeLbls pprof.LabelSet
-	collector   *Collector
 }
 
-// newInstrument returns the instrument of a map named name, which
-// exports counters. mapHook, if not nil, sets how the map counts its own
-// Loads and Stores (counts.setMode).
-func newInstrument(name string, cfg config, counters []counter, stats func() (tableStats, bool), mapHook func(in *instrument, bits uint, salt uint64)) *instrument {
-	if name == "" {
-		panic("observe: a map's name must not be empty")
-	}
+// newInstrument returns the Collector of a new instrument (Collector.in)
+// of a map named name, which exports counters. mapHook, if not nil, sets
+// how the map counts its own Loads and Stores (counts.setMode). The
+// wrapper keeps the Collector: it holds the map's name.
+//
+// It panics with a *NameError if the name is invalid or in use
+// (claimNames, register), and with an error naming the package if the
+// Registerer refuses the collector otherwise; either way before the map
+// counts anything for the new instrument, and leaving the name free.
+func newInstrument(name string, cfg config, counters []counter, stats func() (tableStats, bool), mapHook func(in *instrument, bits uint, salt uint64)) *Collector {
+	reg := cfg.reg
+	cfg.reg = nil // the instrument must not reach its Collector
 	in := &instrument{name: name, cfg: cfg, counters: counters}
-	var hook func(uint, uint64)
-	if mapHook != nil {
-		hook = func(bits uint, salt uint64) { mapHook(in, bits, salt) }
+	c := newCollector(in, stats)
+	mp := cfg.mp
+	if mp == nil {
+		mp = otel.GetMeterProvider()
 	}
-	in.ops.init(cfg.exact, cfg.sampleAbove, hook)
+	keys := nameKeys(name, reg, mp)
+	if err := claimNames(c, keys); err != nil {
+		panic(err)
+	}
 	in.iterSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:                            "mapguard_iteration_duration_seconds",
 		Help:                            "Duration of full or partial iterations of the map (Range, All, Keys, Values, DeleteFunc, MarshalJSON, and a SnapshotMap's Views).",
@@ -125,10 +136,6 @@ func newInstrument(name string, cfg config, counters []counter, stats func() (ta
 		tp = otel.GetTracerProvider()
 	}
 	in.tracer = tp.Tracer(ScopeName)
-	mp := cfg.mp
-	if mp == nil {
-		mp = otel.GetMeterProvider()
-	}
 	h, err := mp.Meter(ScopeName).Float64Histogram("mapguard.iteration.duration",
 		metric.WithUnit("s"), metric.WithDescription("Duration of iterations of mapguard maps."))
 	if err == nil {
@@ -136,11 +143,19 @@ func newInstrument(name string, cfg config, counters []counter, stats func() (ta
 	}
 	in.labels = pprof.Labels("map", name, "op", "range")
 	in.computeLbls = pprof.Labels("map", name, "op", "compute")
-	in.collector = newCollector(in, stats)
-	if cfg.reg != nil {
-		cfg.reg.MustRegister(in.collector)
+	if reg != nil {
+		if err := register(reg, c, keys); err != nil {
+			panic(err)
+		}
 	}
-	return in
+	// Only now does the map count for in: a panic above leaves it
+	// counting for the instrument it had, if any.
+	var hook func(uint, uint64)
+	if mapHook != nil {
+		hook = func(bits uint, salt uint64) { mapHook(in, bits, salt) }
+	}
+	in.ops.init(cfg.exact, cfg.sampleAbove, hook)
+	return c
 }
 
 // count counts a hit as yes, anything else as no.

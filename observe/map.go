@@ -19,6 +19,7 @@ import (
 type Map[K comparable, V any] struct {
 	m  *mapguard.Map[K, V]
 	in *instrument
+	c  *Collector // holds the map's name while the wrapper is reachable
 	// cancel is a LoadOrCompute function that cancels: LoadOrCompute
 	// loads through it, as the map's Load would count as a load.
 	cancel func() (V, bool)
@@ -26,17 +27,47 @@ type Map[K comparable, V any] struct {
 
 // Instrument wraps m, naming it name in metrics, spans and profile labels.
 // Use a short fixed name (it is a label value, so never a key or an ID).
-// An empty name panics. Registering with a Registerer (WithRegisterer)
-// that already holds a map of the same name panics, as
-// prometheus.MustRegister does. Instrument a map once: the map counts its
-// own Loads and Stores for the one instrument set last
-// (mapguard.Map.Observe).
+//
+// The name must be valid (ValidName: not empty, valid UTF-8), and free
+// wherever two maps of one name would clash:
+//
+//   - on WithRegisterer's Registerer, which refuses a second collector of
+//     the name until the first is unregistered;
+//   - without WithRegisterer, among the other maps instrumented without
+//     one, whose collectors could not be registered together later;
+//   - in the MeterProvider the map records into, where the two maps'
+//     iteration durations would be one series: one given with
+//     WithMeterProvider, or the global one once the program has set it
+//     (otel.SetMeterProvider; a value provider, as the no-op one, is not
+//     checked).
+//
+// Outside a Registerer, a name is in use while the map instrumented under
+// it is reachable: its wrapper, a SnapshotMap's View, or its Collector
+// (held by a registry, say). Instrument collects garbage before it
+// reports a name in use, so a map that was dropped frees its name; one
+// that a goroutine still uses (a request in flight) does not. A program
+// that replaces a map at run time under the same name therefore uses
+// WithRegisterer (unregistering the old collector first), and, if it
+// records into a MeterProvider that is checked, lets the old map's users
+// finish first.
+//
+// Otherwise Instrument panics with a *NameError before the map counts
+// anything for it, as prometheus.MustRegister panics with an
+// AlreadyRegisteredError (which the NameError wraps when the Registerer
+// refused it); recover it and use errors.As to act on it, or check a
+// configured name with ValidName first. Two maps of one name in different
+// scopes still share the pprof labels map=<name>: give them different
+// names to tell them apart in a profile.
+//
+// Instrument a map once: the map counts its own Loads and Stores for the
+// one instrument set last (mapguard.Map.Observe).
 func Instrument[K comparable, V any](m *mapguard.Map[K, V], name string, opts ...Option) *Map[K, V] {
 	om := &Map[K, V]{m: m, cancel: cancelCompute[V]}
-	om.in = newInstrument(name, newConfig(opts), mapCounters, func() (tableStats, bool) {
+	om.c = newInstrument(name, newConfig(opts), mapCounters, func() (tableStats, bool) {
 		st := m.Stats()
 		return tableStats{entries: st.Entries, capacity: st.Capacity, grows: st.Grows, shrinks: st.Shrinks, clears: st.Clears, lockedReads: st.LockedReads, hasTable: true}, true
 	}, mapHook(m))
+	om.in = om.c.in
 	return om
 }
 
@@ -60,7 +91,7 @@ func (m *Map[K, V]) Unwrap() *mapguard.Map[K, V] { return m.m }
 
 // Collector returns the map's Prometheus collector, to register where
 // WithRegisterer was not given.
-func (m *Map[K, V]) Collector() *Collector { return m.in.collector }
+func (m *Map[K, V]) Collector() *Collector { return m.c }
 
 // Load is mapguard.Map.Load, counted as a hit or a miss. The map counts
 // it itself (mapguard.Map.Observe), so this method inlines to a plain

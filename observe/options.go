@@ -17,7 +17,10 @@
 // 256, one other operation in 64, each counted as that many: unbiased
 // estimates), so that instrumentation costs a busy map's Load and Store a
 // few percent (WithExactCounts turns sampling off).
-// Nothing is registered globally unless a Registerer says so.
+// Nothing is registered globally unless a Registerer says so. An invalid
+// map name (ValidName), or one that another map has where the two would
+// clash (see Instrument), is a *NameError panic when the map is
+// instrumented, not a failed scrape or a merged series later.
 package observe
 
 import (

@@ -28,17 +28,20 @@ import (
 type ReadMostly[K comparable, V any] struct {
 	m  *mapguard.ReadMostly[K, V]
 	in *instrument
+	c  *Collector // holds the map's name while the wrapper is reachable
 }
 
-// InstrumentReadMostly wraps m, naming it name, as Instrument does. An
+// InstrumentReadMostly wraps m, naming it name, as Instrument does (and
+// panics as Instrument does for an invalid name or one in use). An
 // Update is counted as op="update", result="stored" when it commits and
 // "miss" when its function returns an error; the operations inside it are
 // not counted.
 func InstrumentReadMostly[K comparable, V any](m *mapguard.ReadMostly[K, V], name string, opts ...Option) *ReadMostly[K, V] {
 	rm := &ReadMostly[K, V]{m: m}
-	rm.in = newInstrument(name, newConfig(opts), readMostlyCounters, func() (tableStats, bool) {
+	rm.c = newInstrument(name, newConfig(opts), readMostlyCounters, func() (tableStats, bool) {
 		return tableStats{entries: m.Len()}, true
 	}, nil)
+	rm.in = rm.c.in
 	return rm
 }
 
@@ -48,7 +51,7 @@ func (m *ReadMostly[K, V]) Unwrap() *mapguard.ReadMostly[K, V] { return m.m }
 
 // Collector returns the map's Prometheus collector, to register where
 // WithRegisterer was not given.
-func (m *ReadMostly[K, V]) Collector() *Collector { return m.in.collector }
+func (m *ReadMostly[K, V]) Collector() *Collector { return m.c }
 
 // Load is mapguard.ReadMostly.Load, counted as a hit or a miss.
 func (m *ReadMostly[K, V]) Load(key K) (value V, ok bool) {

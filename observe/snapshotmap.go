@@ -25,20 +25,23 @@ import (
 type SnapshotMap[K comparable, V any] struct {
 	m  *mapguard.SnapshotMap[K, V]
 	in *instrument
+	c  *Collector // holds the map's name while the wrapper is reachable
 	// cancel is a LoadOrCompute function that cancels (see
 	// observeLoadOrCompute).
 	cancel func() (V, bool)
 }
 
-// InstrumentSnapshotMap wraps m, naming it name, as Instrument does. The
+// InstrumentSnapshotMap wraps m, naming it name, as Instrument does (and
+// panics as Instrument does for an invalid name or one in use). The
 // metrics are Map's: mapguard_capacity and mapguard_resizes_total describe
 // the table under the map's versions.
 func InstrumentSnapshotMap[K comparable, V any](m *mapguard.SnapshotMap[K, V], name string, opts ...Option) *SnapshotMap[K, V] {
 	sm := &SnapshotMap[K, V]{m: m, cancel: cancelCompute[V]}
-	sm.in = newInstrument(name, newConfig(opts), mapCounters, func() (tableStats, bool) {
+	sm.c = newInstrument(name, newConfig(opts), mapCounters, func() (tableStats, bool) {
 		st := m.Stats()
 		return tableStats{entries: st.Entries, capacity: st.Capacity, grows: st.Grows, shrinks: st.Shrinks, clears: st.Clears, lockedReads: st.LockedReads, hasTable: true}, true
 	}, nil)
+	sm.in = sm.c.in
 	return sm
 }
 
@@ -48,7 +51,7 @@ func (s *SnapshotMap[K, V]) Unwrap() *mapguard.SnapshotMap[K, V] { return s.m }
 
 // Collector returns the map's Prometheus collector, to register where
 // WithRegisterer was not given.
-func (s *SnapshotMap[K, V]) Collector() *Collector { return s.in.collector }
+func (s *SnapshotMap[K, V]) Collector() *Collector { return s.c }
 
 // Load is mapguard.SnapshotMap.Load, counted as a hit or a miss.
 func (s *SnapshotMap[K, V]) Load(key K) (value V, ok bool) {
@@ -192,7 +195,7 @@ func (s *SnapshotMap[K, V]) UnmarshalJSON(data []byte) error {
 // its iterations are observed as the map's, and its Loads counted as the
 // map's Loads.
 func (s *SnapshotMap[K, V]) Snapshot() *View[K, V] {
-	return &View[K, V]{v: s.m.Snapshot(), in: s.in}
+	return &View[K, V]{v: s.m.Snapshot(), in: s.in, c: s.c}
 }
 
 // View is a mapguard.View of an instrumented SnapshotMap, made by
@@ -208,6 +211,7 @@ func (s *SnapshotMap[K, V]) Snapshot() *View[K, V] {
 type View[K comparable, V any] struct {
 	v  *mapguard.View[K, V]
 	in *instrument
+	c  *Collector // holds the map's name while the View is reachable
 }
 
 // Unwrap returns the View being instrumented. Operations on it directly

@@ -13,16 +13,19 @@ import (
 type SyncMap struct {
 	m  *sync.Map
 	in *instrument
+	c  *Collector // holds the map's name while the wrapper is reachable
 }
 
-// InstrumentSyncMap wraps m, naming it name, as Instrument does.
+// InstrumentSyncMap wraps m, naming it name, as Instrument does (and
+// panics as Instrument does for an invalid name or one in use).
 func InstrumentSyncMap(m *sync.Map, name string, opts ...Option) *SyncMap {
 	sm := &SyncMap{m: m}
-	sm.in = newInstrument(name, newConfig(opts), mapCounters, func() (tableStats, bool) {
+	sm.c = newInstrument(name, newConfig(opts), mapCounters, func() (tableStats, bool) {
 		n := 0
 		m.Range(func(any, any) bool { n++; return true })
 		return tableStats{entries: n}, true
 	}, nil)
+	sm.in = sm.c.in
 	return sm
 }
 
@@ -30,7 +33,7 @@ func InstrumentSyncMap(m *sync.Map, name string, opts ...Option) *SyncMap {
 func (s *SyncMap) Unwrap() *sync.Map { return s.m }
 
 // Collector returns the map's Prometheus collector.
-func (s *SyncMap) Collector() *Collector { return s.in.collector }
+func (s *SyncMap) Collector() *Collector { return s.c }
 
 // Load is sync.Map.Load, counted as a hit or a miss.
 func (s *SyncMap) Load(key any) (value any, ok bool) {

@@ -197,8 +197,8 @@ func TestWrappersBehaveAsTheirMaps(t *testing.T) {
 		name           string
 		bare, observed singleKeyAPI
 	}{
-		{"Map", mapguard.NewMap[int, int](), observe.Instrument(mapguard.NewMap[int, int](), "d")},
-		{"SnapshotMap", mapguard.NewSnapshotMap[int, int](), observe.InstrumentSnapshotMap(mapguard.NewSnapshotMap[int, int](), "d")},
+		{"Map", mapguard.NewMap[int, int](), observe.Instrument(mapguard.NewMap[int, int](), "d-map")},
+		{"SnapshotMap", mapguard.NewSnapshotMap[int, int](), observe.InstrumentSnapshotMap(mapguard.NewSnapshotMap[int, int](), "d-snapshot")},
 	} {
 		want, got := script(c.bare), script(c.observed)
 		for i := range want {
