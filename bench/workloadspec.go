@@ -203,6 +203,9 @@ func ParseWorkloads(data []byte, defaults Workload) ([]Workload, error) {
 	if len(root.Content) == 0 || root.Content[0].Tag == "!!null" {
 		return nil, ErrEmptyWorkloadFile
 	}
+	if err := checkDecodable(&root); err != nil {
+		return nil, err
+	}
 	dec := func(v any) error {
 		d := yaml.NewDecoder(bytes.NewReader(data))
 		d.KnownFields(true)
@@ -292,6 +295,88 @@ type DuplicateNameError struct {
 func (e *DuplicateNameError) Error() string {
 	return fmt.Sprintf("bench: workload file: workloads %d (line %d) and %d (line %d) are both named %q; results are reported by name, so give each its own",
 		e.First, e.FirstLine, e.Second, e.SecondLine, e.Name)
+}
+
+// checkDecodable refuses a document that would cost yaml.v3 far more
+// to decode than its size: one with a mapping that repeats a key
+// (yaml.v3 makes an error of every pair of equal keys: 4 KB of one key
+// repeated allocated 100 MB), or whose aliases add more than
+// maxAliasWork (see decodeWork).
+func checkDecodable(root *yaml.Node) error {
+	if dup, first := repeatedKey(root); dup != nil {
+		return fmt.Errorf("bench: workload file: line %d: mapping key %q already defined at line %d", dup.Line, dup.Value, first.Line)
+	}
+	plain := decodeWork(root, false, 1<<50, map[*yaml.Node]int64{})
+	if decodeWork(root, true, plain+maxAliasWork, map[*yaml.Node]int64{}) > plain+maxAliasWork {
+		return fmt.Errorf("bench: workload file: its aliases (*name) add more than %d nodes and key comparisons to decode; a workload file needs far fewer", maxAliasWork)
+	}
+	return nil
+}
+
+// repeatedKey returns the first key of a mapping under n (aliases not
+// followed) equal to an earlier key of the same mapping, as yaml.v3
+// compares them (kind and value), and that earlier key; or nil, nil.
+func repeatedKey(n *yaml.Node) (dup, first *yaml.Node) {
+	if n.Kind == yaml.MappingNode {
+		type key struct {
+			kind  yaml.Kind
+			value string
+		}
+		seen := make(map[key]*yaml.Node, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if f, ok := seen[key{k.Kind, k.Value}]; ok {
+				return k, f
+			}
+			seen[key{k.Kind, k.Value}] = k
+		}
+	}
+	for _, c := range n.Content {
+		if dup, first := repeatedKey(c); dup != nil {
+			return dup, first
+		}
+	}
+	return nil, nil
+}
+
+// maxAliasWork bounds the decoding work that a workload file's YAML
+// aliases add (see decodeWork): each alias is decoded again where it
+// stands, so a few hundred bytes of nested aliases stand for gigabytes
+// (the "billion laughs"), and aliases of a mapping of n keys cost n²/2
+// key comparisons each time, which yaml.v3's own alias limit does not
+// count: 4 KB of them took 0.4 s (4 s under the race detector). 2^18
+// units decode in a few milliseconds; a real file's aliases (a shared
+// mix, say) add hundreds.
+const maxAliasWork = 1 << 18
+
+// decodeWork returns the work of decoding n with go.yaml.in/yaml/v3: the
+// nodes it visits, and the key pairs it compares (it compares every
+// pair of keys of each mapping it decodes, to find duplicates). With
+// expand, an alias counts as the node it stands for, as the decoder
+// visits it; without, as one node. Counting stops a little past limit;
+// memo holds the work of the nodes counted so far.
+func decodeWork(n *yaml.Node, expand bool, limit int64, memo map[*yaml.Node]int64) int64 {
+	if w, ok := memo[n]; ok {
+		return w
+	}
+	memo[n] = 0 // an alias inside its own anchor, which the decoder refuses
+	w := int64(1)
+	if n.Kind == yaml.MappingNode {
+		k := int64(len(n.Content) / 2)
+		w += min(k*(k-1)/2, limit)
+	}
+	if n.Kind == yaml.AliasNode && expand && n.Alias != nil {
+		w += decodeWork(n.Alias, expand, limit, memo)
+	}
+	for _, c := range n.Content {
+		if w > limit {
+			break
+		}
+		w += decodeWork(c, expand, limit, memo)
+	}
+	w = min(w, limit+1)
+	memo[n] = w
+	return w
 }
 
 // mappingValue returns the value of key in the mapping node n, or nil.

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/mapguard/mapguard/rollout"
@@ -103,10 +105,13 @@ func TestUnmarshalHostileLength(t *testing.T) {
 	}
 }
 
-// FuzzUnmarshalBinary: no input makes UnmarshalBinary panic; one it
-// accepts encodes again to a blob it accepts, and reports without
-// panicking. With fixCRC the checksum is made right, so the fuzzer
-// reaches the decoder behind it.
+// FuzzUnmarshalBinary: for every input of up to 4 KiB (larger ones are
+// skipped), UnmarshalBinary stays within the resource bounds, and its
+// error is a *BlobError that names the package. A blob it accepts
+// encodes again to one it accepts, of the same length and with the same
+// report (the units are encoded in map order, so the bytes may differ),
+// and merges with its copy. With fixCRC the checksum is made right, so
+// the fuzzer reaches the decoder behind it.
 func FuzzUnmarshalBinary(f *testing.F) {
 	blob := sampleBlob(f)
 	empty, _ := rollout.NewAggregator(experiment(100)).MarshalBinary()
@@ -116,14 +121,21 @@ func FuzzUnmarshalBinary(f *testing.F) {
 	f.Add(blob[:len(blob)/3], true)
 	f.Add([]byte("MGRA\x01"), true)
 	f.Add([]byte{}, false)
+	// The malformed seeds (huge counts and lengths, bins out of range,
+	// truncated) are files under testdata/fuzz/FuzzUnmarshalBinary.
 	f.Fuzz(func(t *testing.T, data []byte, fixCRC bool) {
+		if len(data) > maxFuzzInput {
+			t.Skip("over the 4 KiB bound")
+		}
 		if fixCRC && len(data) >= 4 {
 			data = reseal(data)
 		}
 		var a rollout.Aggregator
-		if err := a.UnmarshalBinary(data); err != nil {
-			if !errors.As(err, new(*rollout.BlobError)) {
-				t.Fatalf("error %v is not a *BlobError", err)
+		var err error
+		withinBounds(t, "UnmarshalBinary", func() { err = a.UnmarshalBinary(data) })
+		if err != nil {
+			if !errors.As(err, new(*rollout.BlobError)) || !strings.HasPrefix(err.Error(), "rollout: ") {
+				t.Fatalf("error %v is not a *BlobError naming the package", err)
 			}
 			return
 		}
@@ -135,7 +147,18 @@ func FuzzUnmarshalBinary(f *testing.F) {
 		if err := b.UnmarshalBinary(again); err != nil {
 			t.Fatalf("re-encoded blob refused: %v", err)
 		}
-		a.Report(a.Experiment().Arms[0].Name)
+		if third, _ := b.MarshalBinary(); len(third) != len(again) {
+			t.Fatalf("a decoded blob encodes to %d bytes, then %d", len(again), len(third))
+		}
+		control := a.Experiment().Arms[0].Name
+		ra, errA := a.Report(control)
+		rb, errB := b.Report(control)
+		if fmt.Sprint(errA) != fmt.Sprint(errB) {
+			t.Fatalf("report after a round trip: %v; want %v", errB, errA)
+		}
+		if errA == nil {
+			sameReport(t, "report after a round trip", rb, ra)
+		}
 		if err := a.Merge(&b); err != nil {
 			t.Fatalf("merging a blob's aggregate with its copy: %v", err)
 		}
