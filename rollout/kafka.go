@@ -279,7 +279,12 @@ func (w *connWatch) OnBrokerConnect(m kgo.BrokerMetadata, _ time.Duration, conn 
 	case isAuthErr(err):
 		w.auth = failure{brokerAddr(m), err}
 	case conn == nil:
-		w.dial = failure{brokerAddr(m), err}
+		// A dial cut short when the caller gave up says less than the
+		// failure before it (a refused connection, a TLS handshake
+		// that failed): keep that one.
+		if w.dial.err == nil || !(errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			w.dial = failure{brokerAddr(m), err}
+		}
 	}
 }
 

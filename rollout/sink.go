@@ -131,9 +131,9 @@ func endTornLine(f *os.File) (bool, error) {
 	return true, f.Sync()
 }
 
-// Repaired says whether the file ended with a torn line when the sink
-// opened it, a line the sink then ended so that it stays one malformed
-// line (a previous writer was killed mid-write).
+// Repaired says whether the file ended without a newline when the sink
+// opened it (a previous writer was killed mid-write), and the sink ended
+// that last line: a torn one stays one malformed line.
 func (s *FileSink) Repaired() bool { return s.torn }
 
 // Emit buffers e as one JSON line. After a write error (a full disk)
