@@ -5,6 +5,8 @@ import (
 	"go/token"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/tools/go/analysis"
 )
@@ -39,20 +41,34 @@ func ignored(pass *analysis.Pass, pos token.Pos) bool {
 		}
 		for _, cg := range f.Comments {
 			for _, c := range cg.List {
-				if !strings.HasPrefix(c.Text, IgnoreDirective) {
+				args, ok := directiveArgs(c.Text)
+				if !ok {
 					continue
 				}
 				line := pass.Fset.Position(c.Pos()).Line
 				if line != p.Line && line != p.Line-1 {
 					continue
 				}
-				if covers(strings.TrimPrefix(c.Text, IgnoreDirective), pass.Analyzer.Name) {
+				if covers(args, pass.Analyzer.Name) {
 					return true
 				}
 			}
 		}
 	}
 	return false
+}
+
+// directiveArgs returns what follows the directive in comment text, if
+// the comment is the directive: the directive alone, or followed by a
+// space. "//mapvet:ignored" or "//mapvet:ignorelockset" is another word,
+// not a directive that silences every analyzer.
+func directiveArgs(text string) (string, bool) {
+	args, ok := strings.CutPrefix(text, IgnoreDirective)
+	if !ok || args == "" {
+		return args, ok
+	}
+	r, _ := utf8.DecodeRuneInString(args)
+	return args, unicode.IsSpace(r)
 }
 
 // covers reports whether the directive's arguments name analyzer, or name
