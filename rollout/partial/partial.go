@@ -92,17 +92,20 @@ func (p *Partial) MarshalBinary() ([]byte, error) {
 }
 
 // UnmarshalBinary decodes what MarshalBinary encoded, the aggregate
-// (and its experiment) included.
+// (and its experiment) included. On error p is left as it was, as
+// rollout.Aggregator.UnmarshalBinary leaves its receiver.
 func (p *Partial) UnmarshalBinary(b []byte) error {
-	rest, err := p.decodeHeader(b)
+	var q Partial
+	rest, err := q.decodeHeader(b)
 	if err != nil {
 		return err
 	}
 	var a rollout.Aggregator
 	if err := a.UnmarshalBinary(rest); err != nil {
-		return fmt.Errorf("partial: %s partition %d: %w", p.Topic, p.Partition, err)
+		return fmt.Errorf("partial: %s partition %d: %w", q.Topic, q.Partition, err)
 	}
-	p.Agg = &a
+	q.Agg = &a
+	*p = q
 	return nil
 }
 

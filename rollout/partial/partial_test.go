@@ -45,9 +45,18 @@ func TestPartialRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameReport(t, got, want)
-	for _, bad := range [][]byte{nil, []byte("MGP"), []byte("{}"), b[:10]} {
-		if err := new(partial.Partial).UnmarshalBinary(bad); err == nil {
+	// A whole header before a damaged aggregate (its last byte changed)
+	// fails too, and a failed decode leaves the receiver as it was.
+	damaged := append([]byte(nil), b...)
+	damaged[len(damaged)-1] ^= 0xff
+	for _, bad := range [][]byte{nil, []byte("MGP"), []byte("{}"), b[:10], b[:len(b)-1], damaged} {
+		before := partial.Partial{Topic: "other", Partition: 1, Next: 7, Agg: q.Agg}
+		r := before
+		if err := r.UnmarshalBinary(bad); err == nil {
 			t.Errorf("UnmarshalBinary(%q) = nil; want an error", bad)
+		}
+		if r != before {
+			t.Errorf("UnmarshalBinary of %d bad bytes failed and changed its receiver to %+v", len(bad), r)
 		}
 	}
 }
