@@ -67,6 +67,12 @@ func ParseConfig(data []byte) (*Config, error) {
 // (yaml.v3 makes an error of every pair of equal keys: 4 KB of one key
 // repeated allocated 100 MB), or whose aliases add more than
 // maxAliasWork (see decodeWork).
+//
+// The same check, with repeatedKey and decodeWork, guards
+// bench/workloadspec.go (bench.ParseWorkloads): the two modules share no package
+// that may import yaml (the maps' module imports only the standard
+// library), and a module of its own would have to be released before
+// both; so it is written twice, and a change to one is made to both.
 func checkDecodable(root *yaml.Node) error {
 	if dup, first := repeatedKey(root); dup != nil {
 		return fmt.Errorf("rollout: config: line %d: mapping key %q already defined at line %d", dup.Line, dup.Value, first.Line)
