@@ -3,7 +3,6 @@ package bench_test
 import (
 	"bytes"
 	"fmt"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -11,37 +10,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/mapguard/mapguard/bench"
+	"github.com/mapguard/mapguard/internal/fuzzbound"
 )
-
-// The resource bounds of issue 21 for a hostile input: a parser given at
-// most maxFuzzInput bytes allocates at most maxParseAlloc bytes and
-// returns within maxParseTime. The time bound is the same under the race
-// detector: the inputs are parsed in milliseconds, so a second leaves a
-// hundredfold margin even at the detector's ten-fold slowdown.
-const (
-	maxFuzzInput  = 4 << 10
-	maxParseAlloc = 64 << 20
-	maxParseTime  = time.Second
-)
-
-// withinBounds runs parse once and fails t if it allocated more than
-// maxParseAlloc bytes or ran longer than maxParseTime. TotalAlloc counts
-// the whole process, so it must not run beside parallel tests.
-func withinBounds(t testing.TB, what string, parse func()) {
-	t.Helper()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	start := time.Now()
-	parse()
-	took := time.Since(start)
-	runtime.ReadMemStats(&after)
-	if grew := after.TotalAlloc - before.TotalAlloc; grew > maxParseAlloc {
-		t.Fatalf("%s allocated %d bytes; want at most %d", what, grew, maxParseAlloc)
-	}
-	if took > maxParseTime {
-		t.Fatalf("%s took %v; want at most %v", what, took, maxParseTime)
-	}
-}
 
 // FuzzParseWorkloads: for every input of up to 4 KiB (larger ones are
 // skipped), ParseWorkloads stays within the resource bounds; an error
@@ -90,13 +60,13 @@ workloads:
 	f.Add([]byte(mergedKeys(900)))
 	f.Add([]byte(sharedMix))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) > maxFuzzInput {
+		if len(data) > fuzzbound.MaxInput {
 			t.Skip("over the 4 KiB bound")
 		}
 		def := bench.Workload{Name: "default", KeyType: "string", Distribution: "uniform", ZipfS: 1.1, Keys: 1024, Duration: time.Second}
 		var ws []bench.Workload
 		var err error
-		withinBounds(t, "ParseWorkloads", func() { ws, err = bench.ParseWorkloads(data, def) })
+		fuzzbound.Check(t, "ParseWorkloads", func() { ws, err = bench.ParseWorkloads(data, def) })
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "bench: ") {
 				t.Fatalf("error %q does not start with the package name", err)
@@ -172,7 +142,7 @@ func mergedKeys(n int) string {
 		keys[i] = fmt.Sprintf("%x", i)
 	}
 	doc := "name: x\nmix:\n  <<: [&m {" + strings.Join(keys, ",") + "}"
-	for len(doc) < maxFuzzInput-6 {
+	for len(doc) < fuzzbound.MaxInput-6 {
 		doc += ",*m"
 	}
 	return doc + "]\n"
@@ -200,11 +170,11 @@ func TestParseWorkloadsBillionLaughs(t *testing.T) {
 		{"merges of 100 keys", mergedKeys(100)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if len(tc.yaml) > maxFuzzInput {
-				t.Fatalf("the bomb is %d bytes; the bounds are for %d", len(tc.yaml), maxFuzzInput)
+			if len(tc.yaml) > fuzzbound.MaxInput {
+				t.Fatalf("the bomb is %d bytes; the bounds are for %d", len(tc.yaml), fuzzbound.MaxInput)
 			}
 			var err error
-			withinBounds(t, "ParseWorkloads", func() { _, err = bench.ParseWorkloads([]byte(tc.yaml), def) })
+			fuzzbound.Check(t, "ParseWorkloads", func() { _, err = bench.ParseWorkloads([]byte(tc.yaml), def) })
 			if err == nil || !strings.HasPrefix(err.Error(), want) {
 				t.Fatalf("ParseWorkloads(bomb) = %v; want an error starting %q", err, want)
 			}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mapguard/mapguard/internal/fuzzbound"
 	"github.com/mapguard/mapguard/rollout"
 )
 
@@ -124,7 +125,7 @@ func FuzzUnmarshalBinary(f *testing.F) {
 	// The malformed seeds (huge counts and lengths, bins out of range,
 	// truncated) are files under testdata/fuzz/FuzzUnmarshalBinary.
 	f.Fuzz(func(t *testing.T, data []byte, fixCRC bool) {
-		if len(data) > maxFuzzInput {
+		if len(data) > fuzzbound.MaxInput {
 			t.Skip("over the 4 KiB bound")
 		}
 		if fixCRC && len(data) >= 4 {
@@ -132,7 +133,7 @@ func FuzzUnmarshalBinary(f *testing.F) {
 		}
 		var a rollout.Aggregator
 		var err error
-		withinBounds(t, "UnmarshalBinary", func() { err = a.UnmarshalBinary(data) })
+		fuzzbound.Check(t, "UnmarshalBinary", func() { err = a.UnmarshalBinary(data) })
 		if err != nil {
 			if !errors.As(err, new(*rollout.BlobError)) || !strings.HasPrefix(err.Error(), "rollout: ") {
 				t.Fatalf("error %v is not a *BlobError naming the package", err)

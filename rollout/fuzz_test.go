@@ -5,45 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/mapguard/mapguard/internal/fuzzbound"
 	"github.com/mapguard/mapguard/rollout"
 )
-
-// The resource bounds of issue 21 for a hostile input: a parser given at
-// most maxFuzzInput bytes allocates at most maxParseAlloc bytes and
-// returns within maxParseTime. The time bound is the same under the race
-// detector: the inputs are parsed in milliseconds, so a second leaves a
-// hundredfold margin even at the detector's ten-fold slowdown.
-const (
-	maxFuzzInput  = 4 << 10
-	maxParseAlloc = 64 << 20
-	maxParseTime  = time.Second
-)
-
-// withinBounds runs parse once and fails t if it allocated more than
-// maxParseAlloc bytes or ran longer than maxParseTime. TotalAlloc counts
-// the whole process, so it must not run beside parallel tests.
-func withinBounds(t testing.TB, what string, parse func()) {
-	t.Helper()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	start := time.Now()
-	parse()
-	took := time.Since(start)
-	runtime.ReadMemStats(&after)
-	if grew := after.TotalAlloc - before.TotalAlloc; grew > maxParseAlloc {
-		t.Fatalf("%s allocated %d bytes; want at most %d", what, grew, maxParseAlloc)
-	}
-	if took > maxParseTime {
-		t.Fatalf("%s took %v; want at most %v", what, took, maxParseTime)
-	}
-}
 
 // readmeConfig is the README's example config.
 const readmeConfig = `experiments:
@@ -80,12 +49,12 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(configMergeLaughs))
 	f.Add([]byte(configMergedKeys(900)))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) > maxFuzzInput {
+		if len(data) > fuzzbound.MaxInput {
 			t.Skip("over the 4 KiB bound")
 		}
 		var c *rollout.Config
 		var err error
-		withinBounds(t, "ParseConfig", func() { c, err = rollout.ParseConfig(data) })
+		fuzzbound.Check(t, "ParseConfig", func() { c, err = rollout.ParseConfig(data) })
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "rollout: ") {
 				t.Fatalf("error %q does not start with the package name", err)
@@ -184,7 +153,7 @@ func configMergedKeys(n int) string {
 		keys[i] = fmt.Sprintf("%x", i)
 	}
 	doc := "experiments: [{<<: [&e {" + strings.Join(keys, ",") + "}"
-	for len(doc) < maxFuzzInput-8 {
+	for len(doc) < fuzzbound.MaxInput-8 {
 		doc += ",*e"
 	}
 	return doc + "]}]\n"
@@ -214,11 +183,11 @@ func TestParseConfigBillionLaughs(t *testing.T) {
 		{"merges of 100 keys", configMergedKeys(100)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if len(tc.yaml) > maxFuzzInput {
-				t.Fatalf("the bomb is %d bytes; the bounds are for %d", len(tc.yaml), maxFuzzInput)
+			if len(tc.yaml) > fuzzbound.MaxInput {
+				t.Fatalf("the bomb is %d bytes; the bounds are for %d", len(tc.yaml), fuzzbound.MaxInput)
 			}
 			var err error
-			withinBounds(t, "ParseConfig", func() { _, err = rollout.ParseConfig([]byte(tc.yaml)) })
+			fuzzbound.Check(t, "ParseConfig", func() { _, err = rollout.ParseConfig([]byte(tc.yaml)) })
 			if err == nil || !strings.HasPrefix(err.Error(), want) {
 				t.Fatalf("ParseConfig(bomb) = %v; want an error starting %q", err, want)
 			}
@@ -259,13 +228,13 @@ func FuzzScanEvents(f *testing.F) {
 	f.Add([]byte(`{"experiment":"e","unit":"u","time":"99999-01-01T00:00:00Z"}`))
 	f.Add([]byte("\n\n\r\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) > maxFuzzInput {
+		if len(data) > fuzzbound.MaxInput {
 			t.Skip("over the 4 KiB bound")
 		}
 		calls, refused := 0, 0
 		var st rollout.ScanStats
 		var err error
-		withinBounds(t, "ScanEvents", func() {
+		fuzzbound.Check(t, "ScanEvents", func() {
 			st, err = rollout.ScanEvents(bytes.NewReader(data), func(rollout.Event) error {
 				calls++
 				if calls%3 == 0 {
@@ -293,7 +262,7 @@ func FuzzScanEvents(f *testing.F) {
 			}
 		}
 		a := rollout.NewAggregator(experiment(50, 50))
-		withinBounds(t, "AddAll", func() { st, err = a.AddAll(bytes.NewReader(data)) })
+		fuzzbound.Check(t, "AddAll", func() { st, err = a.AddAll(bytes.NewReader(data)) })
 		if err != nil {
 			t.Fatalf("AddAll of a byte slice: %v", err)
 		}
@@ -315,12 +284,12 @@ func FuzzReadEvents(f *testing.F) {
 	f.Add([]byte(`{"experiment":"e","unit":"u","metrics":{"m":1e999}}`))
 	f.Add([]byte("\n\n\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) > maxFuzzInput {
+		if len(data) > fuzzbound.MaxInput {
 			t.Skip("over the 4 KiB bound")
 		}
 		var evs []rollout.Event
 		var err error
-		withinBounds(t, "ReadEvents", func() { evs, err = rollout.ReadEvents(bytes.NewReader(data)) })
+		fuzzbound.Check(t, "ReadEvents", func() { evs, err = rollout.ReadEvents(bytes.NewReader(data)) })
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "rollout: ") {
 				t.Fatalf("error %q does not start with the package name", err)

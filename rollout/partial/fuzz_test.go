@@ -4,44 +4,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"hash/crc32"
-	"runtime"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/mapguard/mapguard/internal/fuzzbound"
 	"github.com/mapguard/mapguard/rollout"
 	"github.com/mapguard/mapguard/rollout/partial"
 )
-
-// The resource bounds of issue 21 for a hostile input: a parser given at
-// most maxFuzzInput bytes allocates at most maxParseAlloc bytes and
-// returns within maxParseTime. The time bound is the same under the race
-// detector: the inputs are parsed in milliseconds, so a second leaves a
-// hundredfold margin even at the detector's ten-fold slowdown.
-const (
-	maxFuzzInput  = 4 << 10
-	maxParseAlloc = 64 << 20
-	maxParseTime  = time.Second
-)
-
-// withinBounds runs parse once and fails t if it allocated more than
-// maxParseAlloc bytes or ran longer than maxParseTime. TotalAlloc counts
-// the whole process, so it must not run beside parallel tests.
-func withinBounds(t testing.TB, what string, parse func()) {
-	t.Helper()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	start := time.Now()
-	parse()
-	took := time.Since(start)
-	runtime.ReadMemStats(&after)
-	if grew := after.TotalAlloc - before.TotalAlloc; grew > maxParseAlloc {
-		t.Fatalf("%s allocated %d bytes; want at most %d", what, grew, maxParseAlloc)
-	}
-	if took > maxParseTime {
-		t.Fatalf("%s took %v; want at most %v", what, took, maxParseTime)
-	}
-}
 
 // FuzzPartialUnmarshalBinary: for every input of up to 4 KiB (larger
 // ones are skipped), UnmarshalBinary stays within the resource bounds and
@@ -72,7 +41,7 @@ func FuzzPartialUnmarshalBinary(f *testing.F) {
 	f.Add([]byte("{}"), false)
 	f.Add([]byte{}, false)
 	f.Fuzz(func(t *testing.T, data []byte, fixCRC bool) {
-		if len(data) > maxFuzzInput {
+		if len(data) > fuzzbound.MaxInput {
 			t.Skip("over the 4 KiB bound")
 		}
 		if i := bytes.Index(data, []byte("MGRA")); fixCRC && i >= 0 && len(data)-i >= 4 {
@@ -81,7 +50,7 @@ func FuzzPartialUnmarshalBinary(f *testing.F) {
 		}
 		var q partial.Partial
 		var err error
-		withinBounds(t, "UnmarshalBinary", func() { err = q.UnmarshalBinary(data) })
+		fuzzbound.Check(t, "UnmarshalBinary", func() { err = q.UnmarshalBinary(data) })
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "partial: ") {
 				t.Fatalf("error %q does not start with the package name", err)

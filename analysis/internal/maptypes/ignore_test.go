@@ -30,7 +30,10 @@ const (
 
 // withinBounds runs parse once and fails t if it allocated more than
 // maxParseAlloc bytes or ran longer than maxParseTime. TotalAlloc counts
-// the whole process, so it must not run beside parallel tests.
+// the whole process, so it must not run beside parallel tests. It is
+// fuzzbound.Check (internal/fuzzbound in the maps' module), which the
+// other parsers' fuzz tests share; a copy here keeps the analysis module
+// free of a requirement on the maps' module for a test helper.
 func withinBounds(t testing.TB, what string, parse func()) {
 	t.Helper()
 	var before, after runtime.MemStats
