@@ -190,7 +190,7 @@ func TestUsageErrors(t *testing.T) {
 		{"bench", "-workload", "/nonexistent.yaml"},
 		{"bench", "-nosuchflag"},
 		{"bench", "extra"},
-		{"demo", "-addr", "0.0.0.0:8080"},
+		{"demo", "-addr", "0.0.0.0:0", "-pprof-addr", "0.0.0.0:0"}, // pprof only on loopback
 		{"demo", "-addr", "nonsense"},
 		{"demo", "-grow"},
 		{"demo", "-load", "-grow", "-grow-rate", "0"},

@@ -40,6 +40,12 @@ func main() {
 	if spec := os.Getenv(brokerEnv); spec != "" {
 		os.Exit(brokerMain(spec, os.Stdin, os.Stdout, os.Stderr))
 	}
+	os.Exit(soakMain(os.Args[1:]))
+}
+
+// soakMain is the command: it runs the soak that args describe, stopping
+// it on SIGINT or SIGTERM, and returns the exit status.
+func soakMain(args []string) int {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -57,7 +63,7 @@ func main() {
 			os.Exit(1)
 		}
 	}()
-	os.Exit(exitCode(run(ctx, os.Args[1:], os.Stdout, os.Stderr), os.Stderr))
+	return exitCode(run(ctx, args, os.Stdout, os.Stderr), os.Stderr)
 }
 
 // duplicateSignal is how long after the first SIGINT or SIGTERM another
