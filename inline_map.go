@@ -575,7 +575,12 @@ func (m *Map[K, V]) inlRange(f func(K, V) bool, raw *[inlMaxWords]uint64) {
 		return
 	}
 	kw, vw := inlWords[K](), inlWords[V]()
-	var buf []uint64 // one chain's slots: key and value words
+	// buf holds one chain's slots, key and value words: on the stack for
+	// a chain of up to 64 words (four full buckets of one-word keys and
+	// values), so that a walk of a map without longer chains allocates
+	// nothing.
+	var stack [64]uint64
+	buf := stack[:0]
 	for i := range uint64(t.nbuckets()) {
 		root := t.root(i)
 		seq := word(root, 0)
@@ -603,11 +608,13 @@ func (m *Map[K, V]) inlRange(f func(K, V) bool, raw *[inlMaxWords]uint64) {
 				k K
 				v V
 			)
+			// buf is this goroutine's copy: plain reads, which also need
+			// no 8-byte alignment (a 386 stack gives 4).
 			if kw > 0 {
-				k = loadWords[K](unsafe.Pointer(&buf[j]))
+				k = *(*K)(unsafe.Pointer(&buf[j]))
 			}
 			if vw > 0 {
-				v = loadWords[V](unsafe.Pointer(&buf[j+kw]))
+				v = *(*V)(unsafe.Pointer(&buf[j+kw]))
 			}
 			if raw != nil {
 				copy(raw[:], buf[j+kw:j+kw+vw])
@@ -622,11 +629,16 @@ func (m *Map[K, V]) inlRange(f func(K, V) bool, raw *[inlMaxWords]uint64) {
 // copyChain appends the key and value words of every occupied slot of the
 // chain at root, whose word 0 read w0, to buf.
 func (t *inlTable) copyChain(buf []uint64, root unsafe.Pointer, w0 uint64) []uint64 {
+	sw := t.sw
 	b := root
 	for {
 		for w := atomic.LoadUint64(word(b, 1)) & inlOccupied; w != 0; w &= w - 1 {
-			p := t.keyAt(b, slotOf(w))
-			for k := range t.sw {
+			p := unsafe.Add(b, uintptr(inlHdrWords+slotOf(w)*sw)*8)
+			if sw == 2 { // a one-word key and a one-word value, the commonest
+				buf = append(buf, atomic.LoadUint64((*uint64)(p)), atomic.LoadUint64(word(p, 1)))
+				continue
+			}
+			for k := range sw {
 				buf = append(buf, atomic.LoadUint64(word(p, k)))
 			}
 		}

@@ -903,8 +903,13 @@ func (m *Map[K, V]) walk(f func(K, V) bool, fe func(*entry[K, V]) bool) {
 	var (
 		one   [slotsPerBucket]*entry[K, V] // entries of a one-bucket chain
 		where [slotsPerBucket]uint8        // and the slots they came from
-		long  []*entry[K, V]               // entries of a longer chain
-		slots []*atomic.Pointer[entry[K, V]]
+		// The entries of a longer chain, and their slots: on the stack
+		// for chains of up to four buckets, so that a walk allocates
+		// nothing unless a chain is longer.
+		longBuf  [4 * slotsPerBucket]*entry[K, V]
+		slotsBuf [4 * slotsPerBucket]*atomic.Pointer[entry[K, V]]
+		long     = longBuf[:0]
+		slots    = slotsBuf[:0]
 	)
 	for i := range t.buckets {
 		root := t.bucketAt(uint64(i))

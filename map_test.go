@@ -855,6 +855,79 @@ func TestLoadDoesNotAllocate(t *testing.T) {
 	}
 }
 
+// TestRangeDoesNotAllocate: a walk keeps a chain's entries on its stack
+// (up to four buckets' worth), so a Range over maps without longer chains
+// allocates nothing: it allocated two or six times per call before, a
+// large part of a small map's Range.
+func TestRangeDoesNotAllocate(t *testing.T) {
+	ms := mapguard.NewMap[string, int]()
+	mi := mapguard.NewMap[int, int]()
+	mp := mapguard.NewMap[point, int]()
+	for i := range 1000 {
+		ms.Store(strconv.Itoa(i), i)
+		mi.Store(i, i)
+		mp.Store(point{int32(i), 0}, i)
+	}
+	for name, f := range map[string]func(){
+		"string": func() { ms.Range(func(string, int) bool { return true }) },
+		"int":    func() { mi.Range(func(int, int) bool { return true }) },
+		"struct": func() { mp.Range(func(point, int) bool { return true }) },
+	} {
+		if n := testing.AllocsPerRun(100, f); n != 0 {
+			t.Errorf("Range over %s keys allocates %v times; want 0", name, n)
+		}
+	}
+}
+
+// TestRangeKeyMovedWithinBucket: Range's callback deletes the key it was
+// shown and stores it again in a slot of the same bucket that the walk
+// has not yielded yet (one that was occupied when the walk reached the
+// bucket): the key must not be shown twice. Under the colliding hash the
+// keys 1, 2 and 3 fill slots 0, 1 and 2 of one bucket, and the walk
+// yields slot 0 first; deleting 1 and 3 and storing 4 and then 1 puts 4
+// in slot 0 and 1 in slot 2. A walk that yields each slot as it reads it,
+// without checking the keys it has shown, fails this.
+func TestRangeKeyMovedWithinBucket(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		m    *mapguard.Map[int, int]
+	}{
+		{"entries", mapguard.NewCollidingMap[int, int](mapguard.WithEntries())},
+		{"inline", mapguard.NewCollidingMap[int, int]()},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := c.m
+			for k := 1; k <= 3; k++ {
+				m.Store(k, k)
+			}
+			seen := map[int]int{}
+			first := true
+			m.Range(func(k, v int) bool {
+				seen[k]++
+				if first {
+					first = false
+					if k != 1 {
+						t.Fatalf("the walk showed %d first; the test expects slot 0, key 1", k)
+					}
+					m.Delete(1)
+					m.Delete(3)
+					m.Store(4, 4)
+					m.Store(1, 1)
+				}
+				return true
+			})
+			for k, n := range seen {
+				if n > 1 {
+					t.Errorf("Range showed key %d %d times", k, n)
+				}
+			}
+			if seen[2] != 1 {
+				t.Errorf("Range showed key 2, present and unchanged throughout, %d times; want 1", seen[2])
+			}
+		})
+	}
+}
+
 func TestBucketLayout(t *testing.T) {
 	if mapguard.BucketSize != 64 {
 		t.Fatalf("bucket is %d bytes; want 64, one cache line", mapguard.BucketSize)
