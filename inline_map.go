@@ -633,6 +633,9 @@ func (t *inlTable) copyChain(buf []uint64, root unsafe.Pointer, w0 uint64) []uin
 	b := root
 	for {
 		for w := atomic.LoadUint64(word(b, 1)) & inlOccupied; w != 0; w &= w - 1 {
+			// t.keyAt(b, slotOf(w)) with t.sw read once, as inlLookup
+			// computes it: a call to keyAt here made
+			// BenchmarkRangeParallel (1,000 int keys) 8% slower.
 			p := unsafe.Add(b, uintptr(inlHdrWords+slotOf(w)*sw)*8)
 			if sw == 2 { // a one-word key and a one-word value, the commonest
 				buf = append(buf, atomic.LoadUint64((*uint64)(p)), atomic.LoadUint64(word(p, 1)))
